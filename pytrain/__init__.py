@@ -1,0 +1,1 @@
+"""pytrain: multi-label text classification with hand-written recurrent networks."""
