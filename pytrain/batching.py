@@ -1,0 +1,89 @@
+"""Batches: a dataset of encoded texts, a `collate_fn` that pads each batch to its own
+longest sequence, and a sampler that groups texts of similar length (less padding)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from pytrain.tokens import PAD_ID, UNK_ID
+
+
+@dataclass
+class Batch:
+    tokens: torch.Tensor  # (B, T) int64, padded with PAD_ID
+    lengths: torch.Tensor  # (B,) int64, true lengths (>= 1)
+    labels: torch.Tensor  # (B, L) float32 multi-hot
+
+    def to(self, device: torch.device) -> Batch:
+        nb = device.type == "cuda"
+        return Batch(self.tokens.to(device, non_blocking=nb), self.lengths.to(device), self.labels.to(device))
+
+
+class EncodedDataset(Dataset):
+    """Token id sequences with their label vectors. Sequences are cut to `max_len` if set;
+    an empty sequence (everything cleaned away) becomes a single `<unk>` so every text has
+    at least one step."""
+
+    def __init__(self, ids: list[np.ndarray], labels: np.ndarray, max_len: int | None = None):
+        if len(ids) != len(labels):
+            raise ValueError(f"{len(ids)} sequences but {len(labels)} label rows")
+        self.ids = [s[:max_len] if max_len else s for s in ids]
+        self.ids = [s if len(s) else np.array([UNK_ID], dtype=np.int64) for s in self.ids]
+        self.labels = np.asarray(labels, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.ids[i], self.labels[i]
+
+    def lengths(self) -> np.ndarray:
+        return np.array([len(s) for s in self.ids])
+
+
+def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
+    lengths = torch.tensor([len(ids) for ids, _ in items], dtype=torch.int64)
+    tokens = torch.full((len(items), int(lengths.max())), PAD_ID, dtype=torch.int64)
+    for row, (ids, _) in enumerate(items):
+        tokens[row, : len(ids)] = torch.from_numpy(ids)
+    labels = torch.from_numpy(np.stack([y for _, y in items]))
+    return Batch(tokens, lengths, labels)
+
+
+class BucketSampler(Sampler[list[int]]):
+    """Yields batches of indices of similar length: shuffle, cut into pools of 50 batches,
+    sort each pool by length, cut into batches, shuffle the batches. Seeded per epoch."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, pool: int = 50):
+        self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
+        self.epoch = 0
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed + self.epoch)
+        self.epoch += 1
+        order = rng.permutation(len(self.lengths))
+        size = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [
+                chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)
+            ]
+        yield from (batches[i] for i in rng.permutation(len(batches)))
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
+def make_loader(
+    ds: EncodedDataset, batch_size: int, shuffle: bool, seed: int = 0, bucket: bool = True
+) -> DataLoader:
+    if shuffle and bucket:
+        return DataLoader(ds, batch_sampler=BucketSampler(ds.lengths(), batch_size, seed), collate_fn=collate)
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=gen)

@@ -1,0 +1,102 @@
+"""Recurrent classifiers: embedding -> stacked hand-written layers -> the output at each
+text's true last token -> a linear layer giving one logit per label.
+
+Layer `l` reads the output sequence of layer `l - 1` and keeps its own state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from pytrain.errors import UserError
+from pytrain.models.attention import AttentionLSTMLayer
+from pytrain.models.lstm import LSTMLayer
+from pytrain.models.rnn import RNNLayer
+
+MODELS = ("rnn", "lstm", "attn")
+
+
+@dataclass
+class ModelConfig:
+    kind: str  # rnn | lstm | attn
+    vocab_size: int
+    num_labels: int
+    embed_dim: int = 100
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.3
+    attn_dim: int | None = None  # attention size A (attn only; default: hidden)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RecurrentClassifier(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.kind not in MODELS:
+            raise UserError(f"unknown model {cfg.kind!r} (choose from {', '.join(MODELS)})")
+        if cfg.layers < 1 or cfg.hidden < 1:
+            raise UserError("--layers and --hidden must be at least 1")
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=0)
+        sizes = [cfg.embed_dim] + [cfg.hidden] * cfg.layers
+        self.layers = nn.ModuleList(_layer(cfg, n_in, cfg.hidden) for n_in in sizes[:-1])
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, cfg.num_labels)
+
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, T, hidden) outputs of the last layer."""
+        x = self.dropout(self.embedding(tokens))
+        valid = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
+        for n, layer in enumerate(self.layers):
+            if n > 0:
+                x = self.dropout(x)
+            x = layer(x, valid) if isinstance(layer, AttentionLSTMLayer) else layer(x)
+        return x
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and (B,) lengths -> (B, labels) logits."""
+        out = self.encode(tokens, lengths)
+        last = out[torch.arange(out.shape[0], device=out.device), lengths - 1]
+        return self.head(self.dropout(last))
+
+    def count_parameters(self, embeddings: bool = False) -> int:
+        return sum(
+            p.numel() for name, p in self.named_parameters() if embeddings or not name.startswith("embedding")
+        )
+
+
+def _layer(cfg: ModelConfig, n_in: int, hidden: int) -> nn.Module:
+    if cfg.kind == "rnn":
+        return RNNLayer(n_in, hidden)
+    if cfg.kind == "lstm":
+        return LSTMLayer(n_in, hidden)
+    return AttentionLSTMLayer(n_in, hidden, cfg.attn_dim)
+
+
+def count_parameters(cfg: ModelConfig) -> int:
+    """Parameters without the embedding, counted on the meta device (nothing allocated)."""
+    with torch.device("meta"):
+        return RecurrentClassifier(cfg).count_parameters()
+
+
+def match_hidden(target: ModelConfig, kind: str, minimum: int = 64, maximum: int = 2048) -> int:
+    """The hidden size (>= minimum) whose `kind` model, embeddings excluded, has the
+    parameter count closest to `target`'s (the smaller size on ties)."""
+    goal = count_parameters(target)
+
+    def distance(h: int) -> int:
+        return abs(count_parameters(ModelConfig(**{**target.to_dict(), "kind": kind, "hidden": h})) - goal)
+
+    # Parameter counts grow monotonically with the hidden size: stop once they pass the goal.
+    best = minimum
+    for h in range(minimum, maximum + 1):
+        if distance(h) < distance(best):
+            best = h
+        elif h > best and distance(h) > distance(best):
+            break
+    return best

@@ -1,0 +1,322 @@
+"""`fit`: data -> cleaning -> tokens -> batches -> hand-written model -> early stopping on
+validation macro F1 -> thresholds tuned on validation -> one report on the test part ->
+a run folder with config, metrics, weights, tokenizer, labels and curves."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pytrain import metrics
+from pytrain.batching import EncodedDataset, make_loader
+from pytrain.cleaning import Cleaner, CleaningConfig
+from pytrain.data import LabelSet, Split, find_data, read_tsv, split_indices, write_json_atomic
+from pytrain.errors import UserError
+from pytrain.models import ModelConfig, RecurrentClassifier, match_hidden
+from pytrain.tokens import TextTokenizer, build_tokenizer
+
+
+@dataclass
+class FitConfig:
+    data: str | None = None  # see data.find_data for the default
+    model: str = "rnn"  # rnn | lstm | attn
+    tokenizer: str = "word"  # word | bpe
+    vocab_size: int = 4000  # bpe only
+    min_count: int | None = None  # word: min word count (1); bpe: min pair count (2)
+    embed_dim: int = 100
+    hidden: int = 128
+    layers: int = 1
+    attn_dim: int | None = None
+    match_params: str | None = None  # "rnn": hidden chosen so parameters ~ the RNN's at rnn_hidden
+    rnn_hidden: int = 128
+    dropout: float = 0.3
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    patience: int = 5
+    pos_weight_cap: float = 30.0
+    max_len: int | None = None
+    thresholds: str = "global"  # fixed | global | per-label, tuned on validation
+    stop_words: bool = True
+    drop_numbers: bool = True
+    min_df: int = 2
+    max_df: float = 0.5
+    test_size: float = 0.2
+    split_seed: int = 0  # the course split: train_test_split(test_size=0.2, random_state=0)
+    val_size: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    bucket: bool = True
+    limit: int | None = None  # only the first N rows (quick looks, tests)
+    out: str = "runs"
+    name: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class Prepared:
+    """Everything before the model: shared by `fit` and the comparison grid."""
+
+    data_path: Path
+    labels: LabelSet
+    split: Split
+    cleaner: Cleaner
+    tokenizer: TextTokenizer
+    train: EncodedDataset
+    val: EncodedDataset
+    test: EncodedDataset
+
+
+@dataclass
+class RunResult:
+    run_dir: Path | None
+    metrics: dict
+    history: list[dict] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r} (choose auto, cpu or cuda)")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def prepare(cfg: FitConfig) -> Prepared:
+    """Reads, splits, cleans and tokenizes; statistics come from the training part only."""
+    path = find_data(cfg.data)
+    corpus = read_tsv(path)
+    texts, label_lists = corpus.texts[: cfg.limit], corpus.labels[: cfg.limit]
+    labels = LabelSet.from_data(label_lists)
+    y, _ = labels.encode(label_lists)
+    split = split_indices(len(texts), cfg.test_size, cfg.split_seed, cfg.val_size)
+    cleaner = Cleaner(CleaningConfig(cfg.stop_words, cfg.drop_numbers, cfg.min_df, cfg.max_df))
+    cleaner.fit([texts[i] for i in split.train])
+    clean = cleaner.transform_all(texts)
+    tokenizer = build_tokenizer(cfg.tokenizer, [clean[i] for i in split.train], cfg.vocab_size, cfg.min_count)
+    ids = tokenizer.encode_batch(clean)
+
+    def part(idx: np.ndarray) -> EncodedDataset:
+        return EncodedDataset([ids[i] for i in idx], y[idx], cfg.max_len)
+
+    return Prepared(
+        path, labels, split, cleaner, tokenizer, part(split.train), part(split.val), part(split.test)
+    )
+
+
+def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
+    mc = ModelConfig(
+        cfg.model,
+        prep.tokenizer.vocab_size,
+        len(prep.labels),
+        cfg.embed_dim,
+        cfg.hidden,
+        cfg.layers,
+        cfg.dropout,
+        cfg.attn_dim,
+    )
+    if cfg.match_params == "rnn" and cfg.model != "rnn":
+        target = ModelConfig(**{**mc.to_dict(), "kind": "rnn", "hidden": cfg.rnn_hidden})
+        mc.hidden = match_hidden(target, cfg.model)
+    elif cfg.match_params not in (None, "rnn"):
+        raise UserError(f"--match-params: only 'rnn' is supported, got {cfg.match_params!r}")
+    return mc
+
+
+def pos_weight(y: np.ndarray, cap: float) -> torch.Tensor:
+    """Negatives / positives per label (1 where a label has no positive), capped."""
+    pos = y.sum(0)
+    w = np.where(pos > 0, (len(y) - pos) / np.maximum(pos, 1), 1.0)
+    return torch.tensor(np.clip(w, 1.0, cap), dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
+    """Probabilities, true labels and mean BCE (unweighted) over a loader."""
+    model.eval()
+    probs, ys, loss, n = [], [], 0.0, 0
+    for batch in loader:
+        batch = batch.to(device)
+        logits = model(batch.tokens, batch.lengths)
+        loss += nn.functional.binary_cross_entropy_with_logits(logits, batch.labels, reduction="sum").item()
+        n += batch.labels.numel()
+        probs.append(torch.sigmoid(logits).cpu().numpy())
+        ys.append(batch.labels.cpu().numpy())
+    return np.concatenate(probs), np.concatenate(ys), loss / max(n, 1)
+
+
+def train_model(model: nn.Module, prep: Prepared, cfg: FitConfig, device: torch.device) -> list[dict]:
+    """Adam + BCE with pos_weight + clipping; early stopping on validation macro F1 with the
+    best weights restored. Returns the per-epoch history."""
+    train_loader = make_loader(prep.train, cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
+    val_loader = make_loader(prep.val, cfg.batch_size, shuffle=False)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(prep.train.labels, cfg.pos_weight_cap).to(device))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, best_f1, best_state, stale = [], -1.0, None, 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        start, total, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)
+        for batch in bar:
+            batch = batch.to(device)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(batch.tokens, batch.lengths), batch.labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            total += loss.item() * len(batch.labels)
+            seen += len(batch.labels)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        seconds = time.perf_counter() - start
+        probs, y, val_loss = predict_probs(model, val_loader, device)
+        th = metrics.tune_thresholds(y, probs, cfg.thresholds)
+        val = metrics.scores(y, metrics.predict(probs, th))
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(seen, 1),
+                "val_loss": val_loss,
+                "val_macro_f1": val["macro_f1"],
+                "val_micro_f1": val["micro_f1"],
+                "seconds": seconds,
+            }
+        )
+        if cfg.progress:
+            tqdm.write(
+                f"epoch {epoch}: train loss {total / max(seen, 1):.4f}  val loss {val_loss:.4f}  "
+                f"val macro F1 {val['macro_f1']:.4f}  ({seconds:.1f}s)"
+            )
+        if val["macro_f1"] > best_f1:
+            best_f1, best_state, stale = val["macro_f1"], copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated on CUDA; the process's peak resident memory on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict, list[dict]]:
+    """Trains one model on prepared data and scores it on the test part."""
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    mc = model_config(cfg, prep)
+    model = RecurrentClassifier(mc).to(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    history = train_model(model, prep, cfg, device)
+    train_seconds = time.perf_counter() - start
+
+    val_probs, val_y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
+    thresholds = metrics.tune_thresholds(val_y, val_probs, cfg.thresholds)
+    probs, y, test_loss = predict_probs(model, make_loader(prep.test, cfg.batch_size, False), device)
+    result = metrics.scores(y, metrics.predict(probs, thresholds), prep.labels.names)
+    best = max(history, key=lambda h: h["val_macro_f1"]) if history else {"epoch": 0, "val_macro_f1": 0.0}
+    result.update(
+        {
+            "test_loss": test_loss,
+            "best_epoch": best["epoch"],
+            "val_macro_f1": best["val_macro_f1"],
+            "epochs_run": len(history),
+            "train_seconds": train_seconds,
+            "seconds_per_epoch": train_seconds / max(len(history), 1),
+            "peak_memory_mb": peak_memory_mb(device),
+            "device": str(device),
+            "parameters": model.count_parameters(),
+            "parameters_with_embeddings": model.count_parameters(embeddings=True),
+            "hidden": mc.hidden,
+            "vocab_size": prep.tokenizer.vocab_size,
+            "thresholds": dict(zip(prep.labels.names, thresholds.tolist(), strict=True)),
+            "sizes": {"train": len(prep.train), "val": len(prep.val), "test": len(prep.test)},
+        }
+    )
+    return model, result, history
+
+
+def run_dir_for(cfg: FitConfig) -> Path:
+    name = cfg.name or f"{cfg.model}-{cfg.tokenizer}-{datetime.now():%Y%m%d-%H%M%S}"
+    path = Path(cfg.out) / name
+    if path.exists() and any(path.iterdir()):
+        raise UserError(f"{path}: run folder exists and is not empty (choose another --name)")
+    return path
+
+
+def save_run(
+    path: Path, cfg: FitConfig, prep: Prepared, model: RecurrentClassifier, result: dict, history: list[dict]
+) -> None:
+    from pytrain.report import plot_curves
+
+    path.mkdir(parents=True, exist_ok=True)
+    config = {**asdict(cfg), "data": str(prep.data_path), "model_config": model.cfg.to_dict()}
+    write_json_atomic(path / "config.json", config)
+    prep.labels.save(path / "labels.json")
+    prep.cleaner.save(path / "cleaner.json")
+    prep.tokenizer.save(path / "tokenizer.json")
+    tmp = path / ".model.pt.tmp"
+    torch.save({"model_config": model.cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
+    tmp.replace(path / "model.pt")
+    plot_curves(history, path / "curves.png", title=f"{cfg.model} / {cfg.tokenizer}")
+    write_json_atomic(path / "metrics.json", {"test": result, "history": history})
+
+
+def fit(cfg: FitConfig) -> RunResult:
+    path = run_dir_for(cfg)
+    prep = prepare(cfg)
+    model, result, history = run_model(cfg, prep)
+    save_run(path, cfg, prep, model, result, history)
+    return RunResult(path, result, history)
+
+
+def load_run(path: str | Path):
+    """The pieces of a saved run needed to predict: (cleaner, tokenizer, labels, model, thresholds)."""
+    from pytrain.tokens import load_tokenizer
+
+    path = Path(path)
+    needed = ["config.json", "labels.json", "cleaner.json", "tokenizer.json", "model.pt", "metrics.json"]
+    missing = [n for n in needed if not (path / n).is_file()]
+    if missing:
+        raise UserError(f"{path}: not a complete run folder (missing {', '.join(missing)})")
+    saved = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+    model = RecurrentClassifier(ModelConfig(**saved["model_config"]))
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    labels = LabelSet.load(path / "labels.json")
+    th = json.loads((path / "metrics.json").read_text())["test"]["thresholds"]
+    thresholds = np.array([th[n] for n in labels.names])
+    return (
+        Cleaner.load(path / "cleaner.json"),
+        load_tokenizer(path / "tokenizer.json"),
+        labels,
+        model,
+        thresholds,
+    )
