@@ -71,18 +71,14 @@ class BucketSampler(Sampler[list[int]]):
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [
-                chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)
-            ]
+            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
         yield from (batches[i] for i in rng.permutation(len(batches)))
 
     def __len__(self) -> int:
         return -(-len(self.lengths) // self.batch_size)
 
 
-def make_loader(
-    ds: EncodedDataset, batch_size: int, shuffle: bool, seed: int = 0, bucket: bool = True
-) -> DataLoader:
+def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, seed: int = 0, bucket: bool = True) -> DataLoader:
     if shuffle and bucket:
         return DataLoader(ds, batch_sampler=BucketSampler(ds.lengths(), batch_size, seed), collate_fn=collate)
     gen = torch.Generator().manual_seed(seed)

@@ -22,9 +22,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["rnn", "lstm", "attn"], default=d.model)
     p.add_argument("--tokenizer", choices=["word", "bpe"], default=d.tokenizer)
     p.add_argument("--vocab-size", type=int, default=d.vocab_size, help="BPE vocabulary size")
-    p.add_argument(
-        "--min-count", type=int, help="word: min count of a word (1); bpe: min count of a pair (2)"
-    )
+    p.add_argument("--min-count", type=int, help="word: min count of a word (1); bpe: min count of a pair (2)")
     p.add_argument("--embed-dim", type=int, default=d.embed_dim)
     p.add_argument("--hidden", type=int, default=d.hidden)
     p.add_argument("--layers", type=int, default=d.layers)

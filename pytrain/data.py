@@ -163,14 +163,10 @@ def convert_csv(src: str | os.PathLike, dst: str | os.PathLike, rename: dict[str
         raise UserError(f"{src}: cannot read as CSV: {e}") from None
     label_cols = [c for c in df.columns if re.fullmatch(r"Label \d+", c)]
     if "Content" not in df.columns or not label_cols:
-        raise UserError(
-            f"{src}:1: expected a 'Content' column and 'Label 1'.. columns, found {list(df.columns)}"
-        )
+        raise UserError(f"{src}:1: expected a 'Content' column and 'Label 1'.. columns, found {list(df.columns)}")
     rename = rename or {}
     rows = ["text\tlabels"]
-    for record, (content, *names) in enumerate(
-        df[["Content", *label_cols]].itertuples(index=False, name=None), 1
-    ):
+    for record, (content, *names) in enumerate(df[["Content", *label_cols]].itertuples(index=False, name=None), 1):
         text = normalise_text(content)
         if not text:
             raise UserError(f"{src}: record {record}: empty Content")

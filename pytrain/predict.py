@@ -16,9 +16,7 @@ from pytrain.data import normalise_text, read_tsv
 from pytrain.errors import UserError
 
 
-def probabilities(
-    run: str, texts: list[str], batch_size: int = 32
-) -> tuple[list[str], np.ndarray, np.ndarray]:
+def probabilities(run: str, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(label names, (N, labels) probabilities, thresholds) for raw texts."""
     from pytrain.train import load_run, predict_probs
 

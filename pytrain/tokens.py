@@ -75,9 +75,7 @@ class BpeTokenizer:
             bar.update(done - bar.n)
 
         try:
-            tok = bpe_rs.Tokenizer.train(
-                texts, vocab_size=vocab_size, min_frequency=min_frequency, progress=report
-            )
+            tok = bpe_rs.Tokenizer.train(texts, vocab_size=vocab_size, min_frequency=min_frequency, progress=report)
         finally:
             bar.close()
         return cls(tok)
@@ -94,9 +92,7 @@ class BpeTokenizer:
         self.tok.save(str(path))
 
 
-def build_tokenizer(
-    kind: str, texts: list[str], vocab_size: int = 8000, min_count: int | None = None
-) -> TextTokenizer:
+def build_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000, min_count: int | None = None) -> TextTokenizer:
     """`min_count`: a word's minimum count (word, default 1) or a pair's (bpe, default 2)."""
     if kind == "word":
         return WordTokenizer.fit(texts, min_count=min_count or 1)

@@ -120,9 +120,7 @@ def prepare(cfg: FitConfig) -> Prepared:
     def part(idx: np.ndarray) -> EncodedDataset:
         return EncodedDataset([ids[i] for i in idx], y[idx], cfg.max_len)
 
-    return Prepared(
-        path, labels, split, cleaner, tokenizer, part(split.train), part(split.val), part(split.test)
-    )
+    return Prepared(path, labels, split, cleaner, tokenizer, part(split.train), part(split.val), part(split.test))
 
 
 def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:

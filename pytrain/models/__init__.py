@@ -65,9 +65,7 @@ class RecurrentClassifier(nn.Module):
         return self.head(self.dropout(last))
 
     def count_parameters(self, embeddings: bool = False) -> int:
-        return sum(
-            p.numel() for name, p in self.named_parameters() if embeddings or not name.startswith("embedding")
-        )
+        return sum(p.numel() for name, p in self.named_parameters() if embeddings or not name.startswith("embedding"))
 
 
 def _layer(cfg: ModelConfig, n_in: int, hidden: int) -> nn.Module:
