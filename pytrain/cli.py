@@ -28,6 +28,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=d.layers)
     p.add_argument("--attn-dim", type=int, help="attention size (attn model; default: hidden)")
     p.add_argument(
+        "--pool",
+        choices=["last", "mean", "max"],
+        default=d.pool,
+        help="text summary: the output at the true last token (the course formula), or mean / max over tokens",
+    )
+    p.add_argument(
         "--match-params",
         choices=["rnn"],
         help="choose the hidden size so the parameters match an RNN of --rnn-hidden",

@@ -38,6 +38,7 @@ class FitConfig:
     hidden: int = 128
     layers: int = 1
     attn_dim: int | None = None
+    pool: str = "last"  # last (the course formula) | mean | max over the real tokens
     match_params: str | None = None  # "rnn": hidden chosen so parameters ~ the RNN's at rnn_hidden
     rnn_hidden: int = 128
     dropout: float = 0.3
@@ -125,14 +126,15 @@ def prepare(cfg: FitConfig) -> Prepared:
 
 def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
     mc = ModelConfig(
-        cfg.model,
-        prep.tokenizer.vocab_size,
-        len(prep.labels),
-        cfg.embed_dim,
-        cfg.hidden,
-        cfg.layers,
-        cfg.dropout,
-        cfg.attn_dim,
+        kind=cfg.model,
+        vocab_size=prep.tokenizer.vocab_size,
+        num_labels=len(prep.labels),
+        embed_dim=cfg.embed_dim,
+        hidden=cfg.hidden,
+        layers=cfg.layers,
+        dropout=cfg.dropout,
+        attn_dim=cfg.attn_dim,
+        pool=cfg.pool,
     )
     if cfg.match_params == "rnn" and cfg.model != "rnn":
         target = ModelConfig(**{**mc.to_dict(), "kind": "rnn", "hidden": cfg.rnn_hidden})

@@ -17,6 +17,7 @@ from pytrain.models.lstm import LSTMLayer
 from pytrain.models.rnn import RNNLayer
 
 MODELS = ("rnn", "lstm", "attn")
+POOLING = ("last", "mean", "max")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ModelConfig:
     layers: int = 1
     dropout: float = 0.3
     attn_dim: int | None = None  # attention size A (attn only; default: hidden)
+    pool: str = "last"  # last: h at the true last token (the course formula); mean / max over real tokens
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,6 +41,8 @@ class RecurrentClassifier(nn.Module):
         super().__init__()
         if cfg.kind not in MODELS:
             raise UserError(f"unknown model {cfg.kind!r} (choose from {', '.join(MODELS)})")
+        if cfg.pool not in POOLING:
+            raise UserError(f"unknown pooling {cfg.pool!r} (choose from {', '.join(POOLING)})")
         if cfg.layers < 1 or cfg.hidden < 1:
             raise UserError("--layers and --hidden must be at least 1")
         self.cfg = cfg
@@ -48,10 +52,9 @@ class RecurrentClassifier(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, cfg.num_labels)
 
-    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def encode(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, hidden) outputs of the last layer."""
         x = self.dropout(self.embedding(tokens))
-        valid = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
         for n, layer in enumerate(self.layers):
             if n > 0:
                 x = self.dropout(x)
@@ -60,9 +63,15 @@ class RecurrentClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and (B,) lengths -> (B, labels) logits."""
-        out = self.encode(tokens, lengths)
-        last = out[torch.arange(out.shape[0], device=out.device), lengths - 1]
-        return self.head(self.dropout(last))
+        valid = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
+        out = self.encode(tokens, valid)
+        if self.cfg.pool == "last":
+            summary = out[torch.arange(out.shape[0], device=out.device), lengths - 1]
+        elif self.cfg.pool == "mean":
+            summary = (out * valid.unsqueeze(2)).sum(1) / lengths.unsqueeze(1)
+        else:
+            summary = out.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(1)
+        return self.head(self.dropout(summary))
 
     def count_parameters(self, embeddings: bool = False) -> int:
         return sum(p.numel() for name, p in self.named_parameters() if embeddings or not name.startswith("embedding"))
