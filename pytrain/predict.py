@@ -16,11 +16,11 @@ from pytrain.data import normalise_text, read_tsv
 from pytrain.errors import UserError
 
 
-def probabilities(run: str, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(label names, (N, labels) probabilities, thresholds) for raw texts."""
-    from pytrain.train import load_run, predict_probs
+def probabilities(run: tuple, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(label names, (N, labels) probabilities, thresholds) for raw texts, with a run from `load_run`."""
+    from pytrain.train import predict_probs
 
-    cleaner, tokenizer, labels, model, thresholds = load_run(run)
+    cleaner, tokenizer, labels, model, thresholds = run
     clean = cleaner.transform_all([normalise_text(t) for t in texts])
     ds = EncodedDataset(tokenizer.encode_batch(clean), np.zeros((len(texts), len(labels)), np.float32))
     probs, _, _ = predict_probs(model, make_loader(ds, batch_size, shuffle=False), torch.device("cpu"))
@@ -28,6 +28,9 @@ def probabilities(run: str, texts: list[str], batch_size: int = 32) -> tuple[lis
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from pytrain.train import load_run
+
+    run = load_run(args.run)  # a bad run folder is reported before any input is read
     if args.input == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -39,7 +42,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     texts = [t for t in lines if t.strip()]
     if not texts:
         raise UserError(f"{args.input}: no text to label (one text per line)")
-    names, probs, thresholds = probabilities(args.run, texts)
+    names, probs, thresholds = probabilities(run, texts)
     for text, p in zip(texts, probs, strict=True):
         chosen = [(names[j], p[j]) for j in np.flatnonzero(p >= thresholds)]
         if args.probs:
@@ -58,9 +61,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from pytrain.data import LabelSet
+    from pytrain.train import load_run
 
+    run = load_run(args.run)
     corpus = read_tsv(args.data)
-    names, probs, thresholds = probabilities(args.run, corpus.texts)
+    names, probs, thresholds = probabilities(run, corpus.texts)
     y, unknown = LabelSet(names).encode(corpus.labels)
     if unknown:
         print(f"labels not known to the run (ignored): {', '.join(sorted(unknown))}")

@@ -125,7 +125,9 @@ def test_special_tokens_are_reserved():
 
 def test_progress_callback_and_errors_from_it():
     calls = []
-    bpe_rs.Tokenizer.train(["ab ab ab cd cd"] * 5, vocab_size=20, min_frequency=1, progress=lambda d, t: calls.append(d))
+    bpe_rs.Tokenizer.train(
+        ["ab ab ab cd cd"] * 5, vocab_size=20, min_frequency=1, progress=lambda d, t: calls.append(d)
+    )
     assert calls[0] == 0 and calls == sorted(calls)
 
     def boom(done, total):
@@ -179,7 +181,9 @@ def test_missing_tokenizer_file(tmp_path):
 def test_train_files_txt_and_tsv(tmp_path):
     (tmp_path / "a.txt").write_text("low lower lowest\n\nnewer newest\n")
     (tmp_path / "b.tsv").write_text("labels\ttext\nx\tlow low\ny\tnew\n")
-    tok = bpe_rs.Tokenizer.train_files([str(tmp_path / "a.txt"), str(tmp_path / "b.tsv")], vocab_size=40, min_frequency=1)
+    tok = bpe_rs.Tokenizer.train_files(
+        [str(tmp_path / "a.txt"), str(tmp_path / "b.tsv")], vocab_size=40, min_frequency=1
+    )
     in_memory = bpe_rs.Tokenizer.train(
         ["low lower lowest", "newer newest", "low low", "new"], vocab_size=40, min_frequency=1
     )

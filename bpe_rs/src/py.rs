@@ -64,6 +64,9 @@ fn train_with_progress(
     }
 }
 
+/// `(ids, offsets)` as numpy arrays.
+type FlatIds<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
 /// A trained byte-pair-encoding tokenizer.
 ///
 /// Ids 0, 1, 2 are `<pad>`, `<unk>` and the end-of-word symbol `</w>`. Characters never
@@ -163,7 +166,7 @@ impl PyTokenizer {
         py: Python<'py>,
         texts: &Bound<'py, PyAny>,
         threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<FlatIds<'py>> {
         let strings = collect_strings(texts)?;
         let docs = as_strs(&strings)?;
         let (ids, offsets) =

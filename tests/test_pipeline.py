@@ -1,0 +1,119 @@
+"""`fit`, `predict`, `evaluate` and the command line, end to end on the course data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pytrain.cli import main
+from pytrain.models import ModelConfig, count_parameters, match_hidden
+from pytrain.train import FitConfig, fit
+
+RUN_FILES = {"config.json", "metrics.json", "model.pt", "tokenizer.json", "labels.json", "cleaner.json", "curves.png"}
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "bpe"])
+def test_fit_one_epoch_writes_the_run_folder(tmp_path, biotech_tsv, tokenizer):
+    cfg = FitConfig(
+        data=str(biotech_tsv),
+        tokenizer=tokenizer,
+        vocab_size=1500,
+        epochs=1,
+        hidden=32,
+        embed_dim=32,
+        max_len=64,
+        out=str(tmp_path),
+        name="run",
+        progress=False,
+    )
+    result = fit(cfg)
+    assert {p.name for p in result.run_dir.iterdir()} == RUN_FILES
+    m = json.loads((result.run_dir / "metrics.json").read_text())
+    assert 0.0 <= m["test"]["macro_f1"] <= 1.0 and len(m["history"]) == 1
+    assert len(m["test"]["per_label_f1"]) == 28 and m["test"]["sizes"]["test"] == 77
+    assert json.loads((result.run_dir / "config.json").read_text())["tokenizer"] == tokenizer
+
+
+def test_predict_and_evaluate_use_the_saved_run(tmp_path, biotech_tsv, capsys):
+    run = tmp_path / "r"
+    assert (
+        main(
+            [
+                "fit",
+                "--data",
+                str(biotech_tsv),
+                "--epochs",
+                "1",
+                "--hidden",
+                "16",
+                "--embed-dim",
+                "16",
+                "--max-len",
+                "32",
+                "--out",
+                str(tmp_path),
+                "--name",
+                "r",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "test macro F1" in capsys.readouterr().out
+    texts = tmp_path / "new.txt"
+    texts.write_text("The company announced a new partnership with a hospital.\nShares rose after FDA approval\n")
+    assert main(["predict", "--run", str(run), "--input", str(texts), "--probs"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and len(lines[0]["probabilities"]) == 28
+    labelled = tmp_path / "labelled.tsv"
+    labelled.write_text("text\tlabels\nnew partnership signed\talliance & partnership, brand new label\n")
+    assert main(["evaluate", "--run", str(run), "--data", str(labelled)]) == 0
+    out = capsys.readouterr().out
+    assert "not known to the run" in out and "brand new label" in out and "macro F1" in out
+
+
+def test_match_params_picks_the_lstm_hidden_size(tmp_path, biotech_tsv):
+    cfg = FitConfig(
+        data=str(biotech_tsv),
+        model="lstm",
+        match_params="rnn",
+        rnn_hidden=256,
+        epochs=1,
+        max_len=16,
+        out=str(tmp_path),
+        name="m",
+        progress=False,
+    )
+    m = fit(cfg).metrics
+    rnn = ModelConfig("rnn", m["vocab_size"], 28, cfg.embed_dim, 256, dropout=cfg.dropout)
+    assert m["hidden"] == match_hidden(rnn, "lstm")
+    assert abs(m["parameters"] - count_parameters(rnn)) / count_parameters(rnn) < 0.05
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "--data", "/nonexistent/file.tsv"], "no data file found"),
+        (["predict", "--run", "/nonexistent/run", "--input", "-"], "not a complete run folder"),
+        (["bpe", "train", "--input", "/nonexistent.txt", "--vocab-size", "10"], "no such file"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bpe_command_line(tmp_path, biotech_tsv):
+    out = tmp_path / "tok.json"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pytrain", *a], capture_output=True, text=True)  # noqa: E731
+    r = run("bpe", "train", "--input", str(biotech_tsv), "--vocab-size", "1000", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "merges" in r.stdout and "first merges:" in r.stdout and out.is_file()
+    r = run("bpe", "encode", "--tokenizer", str(out), "--input", str(biotech_tsv))
+    assert r.returncode == 0, r.stderr
+    assert "characters per token" in r.stdout
+    (tmp_path / "bad.json").write_text("{}")
+    r = run("bpe", "encode", "--tokenizer", str(tmp_path / "bad.json"), "--input", str(biotech_tsv))
+    assert r.returncode == 2 and "bad.json" in r.stderr and "Traceback" not in r.stderr
