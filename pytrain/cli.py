@@ -87,6 +87,14 @@ def cmd_fit(args: argparse.Namespace) -> None:
         f"model {cfg.model} x{cfg.layers} (hidden {m['hidden']}), tokenizer {cfg.tokenizer} "
         f"(vocab {m['vocab_size']}), {m['parameters']:,} parameters without embeddings, device {m['device']}"
     )
+    if cfg.match_params == "rnn":
+        from pytrain.models import ModelConfig, count_parameters
+
+        rnn = ModelConfig("rnn", m["vocab_size"], len(m["per_label_f1"]), cfg.embed_dim, cfg.rnn_hidden)
+        print(
+            f"parameters matched: {cfg.model} {m['parameters']:,} vs one-layer RNN at hidden {cfg.rnn_hidden} "
+            f"{count_parameters(rnn):,} (embeddings excluded)"
+        )
     print(f"best epoch {m['best_epoch']}/{m['epochs_run']}, {m['train_seconds']:.1f}s")
     print(
         f"test macro F1 {m['macro_f1']:.4f} (labels present: {m['macro_f1_present']:.4f}), "
@@ -171,8 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_options(p)
     p.set_defaults(func=cmd_fit)
 
+    from pytrain.compare import add_compare_parser
     from pytrain.predict import add_predict_parsers
 
+    add_compare_parser(sub, _add_fit_options, _fit_config)
     add_predict_parsers(sub)
 
     bpe = sub.add_parser("bpe", help="train or apply a bpe_rs tokenizer on a corpus").add_subparsers(

@@ -141,6 +141,19 @@ def split_indices(n: int, test_size: float = 0.2, random_state: int = 0, val_siz
     return Split(np.sort(train), np.sort(val), np.sort(test))
 
 
+def kfold_splits(n: int, k: int, random_state: int = 0, val_size: float = 0.15) -> list[Split]:
+    """K folds over all rows: each fold is the test part once; validation is carved out of the rest."""
+    from sklearn.model_selection import KFold
+
+    if k < 2 or k > n:
+        raise UserError(f"--cv {k}: needs 2 <= K <= {n} (the number of rows)")
+    splits = []
+    for rest, test in KFold(n_splits=k, shuffle=True, random_state=random_state).split(np.arange(n)):
+        train, val = train_test_split(rest, test_size=val_size, random_state=random_state)
+        splits.append(Split(np.sort(train), np.sort(val), np.sort(test)))
+    return splits
+
+
 _APOSTROPHES = re.compile(r"['\u2019\u2018`]")
 _NON_WORD = re.compile(r"[\W_]+")
 

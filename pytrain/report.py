@@ -34,3 +34,79 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     _save(fig, path)
+
+
+def _pm(stat: tuple[float, float], fmt: str = ".3f") -> str:
+    mean, std = stat
+    return f"{mean:{fmt}} ± {std:{fmt}}" if std else f"{mean:{fmt}}"
+
+
+def write_compare_report(out: Path, rows: list[dict], runs: list[dict], cfg, seeds: list[int], cv: int | None) -> None:
+    """report.md (the table), f1.png (grouped bars) and curves.png (validation F1 per epoch)."""
+    from pytrain.data import write_text_atomic
+
+    split = f"{cv}-fold cross-validation over all rows" if cv else f"the course split (test_size={cfg.test_size}, "
+    split += "" if cv else f"random_state={cfg.split_seed})"
+    lines = [
+        "# Model x tokenizer comparison",
+        "",
+        f"Data: `{cfg.data or 'default'}`; {split}; seeds {', '.join(map(str, seeds))}; "
+        f"budget: up to {cfg.epochs} epochs (patience {cfg.patience}), batch {cfg.batch_size}, lr {cfg.lr}, "
+        f"embedding {cfg.embed_dim}, max length {cfg.max_len or 'none'}, pooling {cfg.pool}, "
+        f"thresholds {cfg.thresholds} (tuned on validation). Every model's hidden size is chosen so that its "
+        f"parameters without embeddings match the RNN's (hidden {cfg.rnn_hidden}). Values are mean ± std over "
+        f"{len(seeds) * (cv or 1)} run(s).",
+        "",
+        "| model | tokenizer | vocab | hidden | parameters (no emb.) | best epoch | test macro F1 | macro F1 "
+        "(labels present) | micro F1 | subset acc. | train s | s/epoch | peak MB | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tok = r["tokenizer"] if r["tokenizer"] == "word" else f"bpe {r['vocab_size']}"
+        lines.append(
+            f"| {r['model']} | {tok} | {r['vocab']} | {r['hidden']} | {r['parameters']:,} "
+            f"| {_pm(r['best_epoch'], '.1f')} "
+            f"| {_pm(r['macro_f1'])} | {_pm(r['macro_f1_present'])} | {_pm(r['micro_f1'])} "
+            f"| {_pm(r['subset_accuracy'])} | {_pm(r['train_seconds'], '.0f')} | {_pm(r['seconds_per_epoch'], '.1f')} "
+            f"| {r['peak_memory_mb'][0]:.0f} | {r['device']} |"
+        )
+    lines += ["", "![macro F1](f1.png)", "", "![validation F1 per epoch](curves.png)", ""]
+    write_text_atomic(out / "report.md", "\n".join(lines))
+    _plot_bars(rows, out / "f1.png")
+    _plot_runs(runs, out / "curves.png")
+
+
+def _plot_bars(rows: list[dict], path: Path) -> None:
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    toks = list(dict.fromkeys((r["tokenizer"], r["vocab_size"]) for r in rows))
+    width = 0.8 / len(toks)
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(models)), 4))
+    for i, (tok, v) in enumerate(toks):
+        cells = [
+            next(r for r in rows if r["model"] == m and (r["tokenizer"], r["vocab_size"]) == (tok, v)) for m in models
+        ]
+        ax.bar(
+            [j + i * width for j in range(len(models))],
+            [c["macro_f1"][0] for c in cells],
+            width,
+            yerr=[c["macro_f1"][1] for c in cells],
+            capsize=3,
+            label=tok if tok == "word" else f"bpe {v}",
+        )
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(models))], models)
+    ax.set(ylabel="test macro F1", title="test macro F1 (mean ± std)")
+    ax.legend()
+    _save(fig, path)
+
+
+def _plot_runs(runs: list[dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for r in runs:
+        c = r["cell"]
+        tok = c["tokenizer"] if c["tokenizer"] == "word" else f"bpe {c['vocab_size']}"
+        label = f"{c['model']} / {tok} / seed {r['seed']}" + ("" if r["fold"] is None else f" / fold {r['fold']}")
+        ax.plot([h["epoch"] for h in r["history"]], [h["val_macro_f1"] for h in r["history"]], label=label, lw=1)
+    ax.set(xlabel="epoch", ylabel="validation macro F1", title="validation macro F1 per epoch")
+    if len(runs) <= 16:
+        ax.legend(fontsize=6, ncol=2)
+    _save(fig, path)

@@ -92,12 +92,14 @@ class BpeTokenizer:
         self.tok.save(str(path))
 
 
-def build_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000, min_count: int | None = None) -> TextTokenizer:
+def build_tokenizer(
+    kind: str, texts: list[str], vocab_size: int = 8000, min_count: int | None = None, progress: bool = True
+) -> TextTokenizer:
     """`min_count`: a word's minimum count (word, default 1) or a pair's (bpe, default 2)."""
     if kind == "word":
         return WordTokenizer.fit(texts, min_count=min_count or 1)
     if kind == "bpe":
-        return BpeTokenizer.fit(texts, vocab_size=vocab_size, min_frequency=min_count or 2)
+        return BpeTokenizer.fit(texts, vocab_size=vocab_size, min_frequency=min_count or 2, progress=progress)
     raise UserError(f"unknown tokenizer {kind!r} (choose word or bpe)")
 
 

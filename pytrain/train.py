@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import resource
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -39,7 +41,7 @@ class FitConfig:
     layers: int = 1
     attn_dim: int | None = None
     pool: str = "last"  # last (the course formula) | mean | max over the real tokens
-    match_params: str | None = None  # "rnn": hidden chosen so parameters ~ the RNN's at rnn_hidden
+    match_params: str | None = None  # "rnn": hidden chosen so parameters ~ a 1-layer RNN's at rnn_hidden
     rnn_hidden: int = 128
     dropout: float = 0.3
     epochs: int = 20
@@ -104,18 +106,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare(cfg: FitConfig) -> Prepared:
-    """Reads, splits, cleans and tokenizes; statistics come from the training part only."""
+def prepare(cfg: FitConfig, split: Split | None = None) -> Prepared:
+    """Reads, splits (the course split unless `split` is given), cleans and tokenizes;
+    statistics come from the training part only."""
     path = find_data(cfg.data)
     corpus = read_tsv(path)
     texts, label_lists = corpus.texts[: cfg.limit], corpus.labels[: cfg.limit]
     labels = LabelSet.from_data(label_lists)
     y, _ = labels.encode(label_lists)
-    split = split_indices(len(texts), cfg.test_size, cfg.split_seed, cfg.val_size)
+    split = split or split_indices(len(texts), cfg.test_size, cfg.split_seed, cfg.val_size)
     cleaner = Cleaner(CleaningConfig(cfg.stop_words, cfg.drop_numbers, cfg.min_df, cfg.max_df))
     cleaner.fit([texts[i] for i in split.train])
     clean = cleaner.transform_all(texts)
-    tokenizer = build_tokenizer(cfg.tokenizer, [clean[i] for i in split.train], cfg.vocab_size, cfg.min_count)
+    tokenizer = build_tokenizer(
+        cfg.tokenizer, [clean[i] for i in split.train], cfg.vocab_size, cfg.min_count, progress=cfg.progress
+    )
     ids = tokenizer.encode_batch(clean)
 
     def part(idx: np.ndarray) -> EncodedDataset:
@@ -137,8 +142,9 @@ def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
         pool=cfg.pool,
     )
     if cfg.match_params == "rnn" and cfg.model != "rnn":
-        target = ModelConfig(**{**mc.to_dict(), "kind": "rnn", "hidden": cfg.rnn_hidden})
-        mc.hidden = match_hidden(target, cfg.model)
+        # The reference is always the one-layer RNN of the course at --rnn-hidden.
+        target = ModelConfig(**{**mc.to_dict(), "kind": "rnn", "hidden": cfg.rnn_hidden, "layers": 1})
+        mc.hidden = match_hidden(target, mc)
     elif cfg.match_params not in (None, "rnn"):
         raise UserError(f"--match-params: only 'rnn' is supported, got {cfg.match_params!r}")
     return mc
@@ -218,11 +224,45 @@ def train_model(model: nn.Module, prep: Prepared, cfg: FitConfig, device: torch.
     return history
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak GPU memory allocated on CUDA; the process's peak resident memory on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class PeakMemory:
+    """Peak memory used by a block, above what was in use when it started: the CUDA
+    allocator's peak on a GPU; on CPU the highest resident set size seen by a thread that
+    samples /proc/self/statm every 10 ms (the process's peak RSS where there is no /proc)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak_mb, self._stop = device, 0.0, threading.Event()
+
+    @staticmethod
+    def _rss_mb() -> float | None:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            return None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self._top = max(self._top, self._rss_mb() or 0.0)
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = self._top = self._rss_mb() or 0.0
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
+        elif self._rss_mb() is None:
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak_mb = self._top - self._base
 
 
 def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict, list[dict]]:
@@ -231,10 +271,9 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict
     seed_everything(cfg.seed)
     mc = model_config(cfg, prep)
     model = RecurrentClassifier(mc).to(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    history = train_model(model, prep, cfg, device)
+    with PeakMemory(device) as memory:
+        history = train_model(model, prep, cfg, device)
     train_seconds = time.perf_counter() - start
 
     val_probs, val_y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
@@ -250,7 +289,7 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict
             "epochs_run": len(history),
             "train_seconds": train_seconds,
             "seconds_per_epoch": train_seconds / max(len(history), 1),
-            "peak_memory_mb": peak_memory_mb(device),
+            "peak_memory_mb": memory.peak_mb,
             "device": str(device),
             "parameters": model.count_parameters(),
             "parameters_with_embeddings": model.count_parameters(embeddings=True),

@@ -87,7 +87,7 @@ def test_match_params_picks_the_lstm_hidden_size(tmp_path, biotech_tsv):
     )
     m = fit(cfg).metrics
     rnn = ModelConfig("rnn", m["vocab_size"], 28, cfg.embed_dim, 256, dropout=cfg.dropout)
-    assert m["hidden"] == match_hidden(rnn, "lstm")
+    assert m["hidden"] == match_hidden(rnn, ModelConfig("lstm", m["vocab_size"], 28, cfg.embed_dim))
     assert abs(m["parameters"] - count_parameters(rnn)) / count_parameters(rnn) < 0.05
 
 
@@ -117,3 +117,39 @@ def test_bpe_command_line(tmp_path, biotech_tsv):
     (tmp_path / "bad.json").write_text("{}")
     r = run("bpe", "encode", "--tokenizer", str(tmp_path / "bad.json"), "--input", str(biotech_tsv))
     assert r.returncode == 2 and "bad.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compare_writes_the_report(tmp_path, biotech_tsv):
+    args = [
+        "compare",
+        "--quick",
+        "--data",
+        str(biotech_tsv),
+        "--limit",
+        "80",
+        "--epochs",
+        "1",
+        "--max-len",
+        "16",
+        "--rnn-hidden",
+        "128",
+        "--vocab-sizes",
+        "300",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "c",
+    ]
+    assert main(args) == 0
+    out = tmp_path / "c"
+    assert {p.name for p in out.iterdir()} == {"report.md", "results.json", "f1.png", "curves.png"}
+    report = (out / "report.md").read_text()
+    for model in ("| RNN |", "| LSTM |", "| LSTM x2 |", "| LSTM+attention |"):
+        assert report.count(model) == 2  # word and bpe 300
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["runs"]) == 4 * 2 * 2  # models x tokenizers x seeds
+    assert results["config"]["embed_dim"] == 64 and results["config"]["epochs"] == 1  # --quick, but --epochs wins
+    params = {r["cell"]["model"]: r["metrics"]["parameters"] for r in results["runs"]}
+    assert all(abs(p - params["RNN"]) / params["RNN"] < 0.1 for p in params.values())  # matched to the RNN

@@ -91,19 +91,18 @@ def count_parameters(cfg: ModelConfig) -> int:
         return RecurrentClassifier(cfg).count_parameters()
 
 
-def match_hidden(target: ModelConfig, kind: str, minimum: int = 64, maximum: int = 2048) -> int:
-    """The hidden size (>= minimum) whose `kind` model, embeddings excluded, has the
-    parameter count closest to `target`'s (the smaller size on ties)."""
+def match_hidden(target: ModelConfig, model: ModelConfig, minimum: int = 64, maximum: int = 4096) -> int:
+    """The hidden size (>= minimum) at which `model` (its kind, layers, ... as given) has the
+    parameter count, embeddings excluded, closest to `target`'s (the smaller size on ties)."""
     goal = count_parameters(target)
 
     def distance(h: int) -> int:
-        return abs(count_parameters(ModelConfig(**{**target.to_dict(), "kind": kind, "hidden": h})) - goal)
+        return abs(count_parameters(ModelConfig(**{**model.to_dict(), "hidden": h})) - goal)
 
     # Parameter counts grow monotonically with the hidden size: stop once they pass the goal.
     best = minimum
-    for h in range(minimum, maximum + 1):
-        if distance(h) < distance(best):
-            best = h
-        elif h > best and distance(h) > distance(best):
+    for h in range(minimum + 1, maximum + 1):
+        if distance(h) >= distance(best):
             break
+        best = h
     return best
