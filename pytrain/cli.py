@@ -46,6 +46,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--clip", type=float, default=d.clip, help="gradient norm clipping")
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping patience (epochs)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=d.ema,
+        help="evaluate and keep a moving average of the weights with this decay, e.g. 0.95 (0: off)",
+    )
     p.add_argument("--pos-weight-cap", type=float, default=d.pos_weight_cap)
     p.add_argument("--max-len", type=int, help="truncate texts to this many tokens (off by default)")
     p.add_argument(

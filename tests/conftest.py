@@ -23,3 +23,14 @@ def biotech_csv() -> Path:
     if not SHARED_CSV.is_file():
         pytest.fail(f"{SHARED_CSV} is missing: the tests read the course data from ../shared/data/")
     return SHARED_CSV
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """Where the model tests run: cpu, or cuda with PYTRAIN_TEST_DEVICE=cuda (benchmarks/gpu_check.sh)."""
+    import os
+
+    name = os.environ.get("PYTRAIN_TEST_DEVICE", "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.fail("PYTRAIN_TEST_DEVICE=cuda but no CUDA device is available")
+    return torch.device(name)

@@ -30,19 +30,19 @@ def reference_forward(layer: AttentionLSTMLayer, x: torch.Tensor, valid: torch.T
     return torch.stack(hs, 1)
 
 
-def make(dtype, B=3, T=9, E=5, H=6, A=4):
+def make(dtype, B=3, T=9, E=5, H=6, A=4, device="cpu"):
     torch.manual_seed(1)
-    layer = AttentionLSTMLayer(E, H, A).to(dtype)
-    x = torch.randn(B, T, E, dtype=dtype)
-    lengths = torch.tensor([T, 4, 1])[:B]
-    valid = torch.arange(T) < lengths.unsqueeze(1)
+    layer = AttentionLSTMLayer(E, H, A).to(dtype).to(device)
+    x = torch.randn(B, T, E, dtype=dtype).to(device)
+    lengths = torch.tensor([T, 4, 1])[:B].to(device)
+    valid = torch.arange(T, device=device) < lengths.unsqueeze(1)
     return layer, x, valid
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_same_values_and_gradients_as_plain_autograd(dtype):
-    layer, x, valid = make(dtype)
-    w = torch.randn(3, 9, 6, dtype=dtype)
+def test_same_values_and_gradients_as_plain_autograd(dtype, device):
+    layer, x, valid = make(dtype, device=device)
+    w = torch.randn(3, 9, 6, dtype=dtype, device=device)
     results = []
     for forward in (lambda xx: layer(xx, valid), lambda xx: reference_forward(layer, xx, valid)):
         layer.zero_grad()

@@ -38,8 +38,9 @@ def copy_lstm(ref: nn.LSTM) -> LSTMLayer:
     return ours
 
 
-def compare_with_reference(ours, ref, grads):
-    x = torch.randn(B, T, E)
+def compare_with_reference(ours, ref, grads, device):
+    ours, ref = ours.to(device), ref.to(device)
+    x = torch.randn(B, T, E, device=device)
     x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out_ours, (out_ref, *_) = ours(x_ours), ref(x_ref)
     assert (out_ours - out_ref).abs().max() < 1e-5
@@ -51,7 +52,7 @@ def compare_with_reference(ours, ref, grads):
         assert (mine - theirs).abs().max() < 1e-5
 
 
-def test_rnn_matches_torch_rnn():
+def test_rnn_matches_torch_rnn(device):
     torch.manual_seed(0)
     ref = nn.RNN(E, H, batch_first=True)
     ours = copy_rnn(ref)
@@ -66,7 +67,7 @@ def test_rnn_matches_torch_rnn():
     )
 
 
-def test_lstm_matches_torch_lstm():
+def test_lstm_matches_torch_lstm(device):
     torch.manual_seed(0)
     ref = nn.LSTM(E, H, batch_first=True)
     ours = copy_lstm(ref)
@@ -83,13 +84,14 @@ def test_lstm_matches_torch_lstm():
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "attn"])
 @pytest.mark.parametrize("pool", ["last", "mean", "max"])
-def test_alone_and_padded_in_a_batch_give_the_same_output(kind, pool):
+def test_alone_and_padded_in_a_batch_give_the_same_output(kind, pool, device):
     torch.manual_seed(0)
-    model = RecurrentClassifier(ModelConfig(kind, vocab_size=50, num_labels=4, hidden=8, layers=2, pool=pool)).eval()
-    short = torch.tensor([[5, 9, 3]])
-    batch = torch.tensor([[5, 9, 3, 0, 0, 0], [7, 8, 9, 10, 11, 12]])
-    alone = model(short, torch.tensor([3]))
-    padded = model(batch, torch.tensor([3, 6]))
+    cfg = ModelConfig(kind, vocab_size=50, num_labels=4, hidden=8, layers=2, pool=pool)
+    model = RecurrentClassifier(cfg).to(device).eval()
+    short = torch.tensor([[5, 9, 3]], device=device)
+    batch = torch.tensor([[5, 9, 3, 0, 0, 0], [7, 8, 9, 10, 11, 12]], device=device)
+    alone = model(short, torch.tensor([3], device=device))
+    padded = model(batch, torch.tensor([3, 6], device=device))
     assert (alone[0] - padded[0]).abs().max() < 1e-5
 
 

@@ -150,6 +150,6 @@ def test_compare_writes_the_report(tmp_path, biotech_tsv):
         assert report.count(model) == 2  # word and bpe 300
     results = json.loads((out / "results.json").read_text())
     assert len(results["runs"]) == 4 * 2 * 2  # models x tokenizers x seeds
-    assert results["config"]["embed_dim"] == 64 and results["config"]["epochs"] == 1  # --quick, but --epochs wins
+    assert results["config"]["patience"] == 12 and results["config"]["epochs"] == 1  # --quick, but --epochs wins
     params = {r["cell"]["model"]: r["metrics"]["parameters"] for r in results["runs"]}
     assert all(abs(p - params["RNN"]) / params["RNN"] < 0.1 for p in params.values())  # matched to the RNN

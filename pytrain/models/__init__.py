@@ -25,12 +25,12 @@ class ModelConfig:
     kind: str  # rnn | lstm | attn
     vocab_size: int
     num_labels: int
-    embed_dim: int = 100
+    embed_dim: int = 64
     hidden: int = 128
     layers: int = 1
     dropout: float = 0.3
     attn_dim: int | None = None  # attention size A (attn only; default: hidden)
-    pool: str = "last"  # last: h at the true last token (the course formula); mean / max over real tokens
+    pool: str = "mean"  # mean / max over real tokens; last: h at the true last token (the course formula)
 
     def to_dict(self) -> dict:
         return asdict(self)
