@@ -22,7 +22,7 @@ from pytrain.errors import UserError
 MODELS = [("RNN", "rnn", 1), ("LSTM", "lstm", 1), ("LSTM x2", "lstm", 2), ("LSTM+attention", "attn", 1)]
 # Settings of --quick: the whole grid on a 2-core CPU within about 10 minutes.
 # Options given on the command line win over these.
-QUICK = {"epochs": 12, "patience": 12, "max_len": 128, "rnn_hidden": 256}
+QUICK = {"epochs": 20, "patience": 12, "max_len": 160, "rnn_hidden": 256}
 
 
 @dataclass
