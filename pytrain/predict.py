@@ -1,5 +1,6 @@
 """Using a trained run: `predict` labels new texts, `evaluate` scores a labelled .tsv.
-Both apply the run's own cleaning, tokenizer, label list and thresholds."""
+Both apply the run's own cleaning, tokenizer, label list and thresholds, and run on the CPU
+(inference over a few thousand texts needs no GPU; the weights load on any machine)."""
 
 from __future__ import annotations
 

@@ -100,13 +100,28 @@ def _plot_bars(rows: list[dict], path: Path) -> None:
 
 
 def _plot_runs(runs: list[dict], path: Path) -> None:
+    """One line per run: colour by model, line style by tokenizer, one legend entry per grid cell."""
+    models = list(dict.fromkeys(r["cell"]["model"] for r in runs))
+    toks = list(dict.fromkeys((r["cell"]["tokenizer"], r["cell"]["vocab_size"]) for r in runs))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = ["-", "--", ":", "-."]
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    labelled = set()
     for r in runs:
         c = r["cell"]
-        tok = c["tokenizer"] if c["tokenizer"] == "word" else f"bpe {c['vocab_size']}"
-        label = f"{c['model']} / {tok} / seed {r['seed']}" + ("" if r["fold"] is None else f" / fold {r['fold']}")
-        ax.plot([h["epoch"] for h in r["history"]], [h["val_macro_f1"] for h in r["history"]], label=label, lw=1)
-    ax.set(xlabel="epoch", ylabel="validation macro F1", title="validation macro F1 per epoch")
-    if len(runs) <= 16:
-        ax.legend(fontsize=6, ncol=2)
+        tok = (c["tokenizer"], c["vocab_size"])
+        tok_name = "word" if c["tokenizer"] == "word" else f"bpe {c['vocab_size']}"
+        cell = f"{c['model']} / {tok_name}"
+        ax.plot(
+            [h["epoch"] for h in r["history"]],
+            [h["val_macro_f1"] for h in r["history"]],
+            color=colours[models.index(c["model"]) % len(colours)],
+            linestyle=styles[toks.index(tok) % len(styles)],
+            lw=1,
+            alpha=0.8,
+            label=None if cell in labelled else cell,
+        )
+        labelled.add(cell)
+    ax.set(xlabel="epoch", ylabel="validation macro F1", title="validation macro F1 per epoch (one line per run)")
+    ax.legend(fontsize=7, ncol=2)
     _save(fig, path)

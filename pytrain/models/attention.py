@@ -71,7 +71,11 @@ class AttentionLSTMFunction(torch.autograd.Function):
         B, T, H = hs.shape
         A = Wa.shape[1]
         d_xw = torch.empty_like(acts)
+        # Gradients w.r.t. the keys, divided by the constant 4v: the factor is applied once, through
+        # Wa_v below and at the end, instead of on a (B, t, A) tensor at every step.
         d_keys = torch.zeros_like(keys)  # filled by later steps' attention, read at step j
+        v4 = 4 * v
+        Wa_v = (v4.unsqueeze(1) * Wa.t()).contiguous()  # (A, H): row a of Wa^T scaled by 4 v_a
         d_hs_attn = torch.zeros_like(hs)  # gradient into h_j as an attention value
         d_q = torch.zeros(B, T, A, dtype=hs.dtype, device=hs.device)  # d(U_a h_{t-1}) per step
         d_v = torch.zeros_like(v)
@@ -82,7 +86,7 @@ class AttentionLSTMFunction(torch.autograd.Function):
         for t in reversed(range(T)):
             # Every path into h_t is complete now: output, recurrence, attention value, key.
             dh = d_hs[:, t] + dh_next + d_hs_attn[:, t]
-            dh.addmm_(d_keys[:, t], Wa.t())
+            dh.addmm_(d_keys[:, t], Wa_v)
             sig, g = acts[:, t, : 3 * H], acts[:, t, 3 * H :]
             i, f, o = sig.chunk(3, 1)
             tc = torch.tanh(cs[:, t])
@@ -106,17 +110,17 @@ class AttentionLSTMFunction(torch.autograd.Function):
             sig = _scores_sigmoid(keys[:, :t], hs[:, t - 1] @ Ua, scratch)  # recomputed, not saved
             # S = tanh(z) = 2 sig - 1, so d_v = sum d_e S = 2 sum d_e sig - sum d_e.
             d_v += torch.bmm(d_e.unsqueeze(1), sig).sum((0, 1)).mul_(2).sub_(d_e.sum())
-            # dZ = d_e (x) v * (1 - S^2) = d_e (x) 4v * sig (1 - sig), built in the scratch buffer in place.
-            dZ = sig.addcmul_(sig, sig, value=-1).mul_(d_e.unsqueeze(2)).mul_(4 * v)
+            # dZ = d_e (x) v * (1 - S^2) = d_e (x) 4v * sig (1 - sig); kept here without the 4v.
+            dZ = sig.addcmul_(sig, sig, value=-1).mul_(d_e.unsqueeze(2))
             d_keys[:, :t] += dZ
-            d_q[:, t] = dZ.sum(1)
+            torch.mul(dZ.sum(1), v4, out=d_q[:, t])
             dh_next.addmm_(d_q[:, t], Ua.t())
         # Weight gradients as single products over all steps.
         h_prev = torch.cat([hs.new_zeros(B, 1, H), hs[:, :-1]], 1).reshape(B * T, H)
         d_flat = d_xw.reshape(B * T, 4 * H)
         d_U = h_prev.t() @ d_flat
         d_C = contexts.reshape(B * T, H).t() @ d_flat
-        d_Wa = hs.reshape(B * T, H).t() @ d_keys.reshape(B * T, A)
+        d_Wa = (hs.reshape(B * T, H).t() @ d_keys.reshape(B * T, A)).mul_(v4)
         d_Ua = h_prev.t() @ d_q.reshape(B * T, A)
         return d_xw, d_U, d_C, d_Wa, d_Ua, d_v, None
 
