@@ -64,6 +64,7 @@ def test_rnn_matches_torch_rnn(device):
             (ours.U.grad, ref.weight_hh_l0.grad.t()),
             (ours.b.grad, ref.bias_ih_l0.grad),
         ],
+        device,
     )
 
 
@@ -79,6 +80,7 @@ def test_lstm_matches_torch_lstm(device):
             (ours.U.grad, torch_lstm_order(ref.weight_hh_l0.grad).t()),
             (ours.b.grad, torch_lstm_order(ref.bias_ih_l0.grad)),
         ],
+        device,
     )
 
 
