@@ -117,3 +117,16 @@ def test_bucket_sampler_covers_everything_once_and_groups_lengths():
     spread = np.mean([np.ptp(lengths[b]) for b in batches if len(b) > 1])
     assert spread < np.ptp(lengths) / 3
     assert list(sampler) != batches  # a new order each epoch
+
+
+def test_kfold_splits_cover_every_row_once_as_test():
+    from pytrain.data import kfold_splits
+
+    folds = kfold_splits(50, 5)
+    tests = np.concatenate([f.test for f in folds])
+    assert sorted(tests) == list(range(50))
+    for f in folds:
+        assert not set(f.train) & set(f.test) and not set(f.val) & set(f.test) and not set(f.train) & set(f.val)
+        assert len(f.train) + len(f.val) + len(f.test) == 50
+    with pytest.raises(UserError, match="--cv 1"):
+        kfold_splits(50, 1)

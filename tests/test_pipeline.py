@@ -153,3 +153,31 @@ def test_compare_writes_the_report(tmp_path, biotech_tsv):
     assert results["config"]["patience"] == 12 and results["config"]["epochs"] == 1  # --quick, but --epochs wins
     params = {r["cell"]["model"]: r["metrics"]["parameters"] for r in results["runs"]}
     assert all(abs(p - params["RNN"]) / params["RNN"] < 0.1 for p in params.values())  # matched to the RNN
+
+
+def test_compare_cross_validation(tmp_path, biotech_tsv):
+    args = [
+        "compare",
+        "--data",
+        str(biotech_tsv),
+        "--limit",
+        "60",
+        "--epochs",
+        "1",
+        "--max-len",
+        "8",
+        "--rnn-hidden",
+        "256",
+        "--vocab-sizes",
+        "200",
+        "--cv",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "cv",
+    ]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "cv" / "results.json").read_text())
+    assert sorted({r["fold"] for r in results["runs"]}) == [0, 1] and len(results["runs"]) == 4 * 2 * 2
+    assert "2-fold cross-validation" in (tmp_path / "cv" / "report.md").read_text()
