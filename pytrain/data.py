@@ -114,9 +114,6 @@ class LabelSet:
                     unknown.add(name)
         return y, unknown
 
-    def decode(self, row: np.ndarray) -> list[str]:
-        return [self.names[i] for i in np.flatnonzero(row)]
-
     def save(self, path: Path) -> None:
         write_json_atomic(path, self.names)
 

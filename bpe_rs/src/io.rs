@@ -28,11 +28,6 @@ impl Corpus {
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
     }
-
-    /// Size of the whole file in bytes.
-    pub fn bytes(&self) -> usize {
-        self.text.len()
-    }
 }
 
 /// Reads a corpus: a `.tsv` file with a header row and a `text` column, or any other file
