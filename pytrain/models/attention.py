@@ -45,8 +45,8 @@ class AttentionLSTMFunction(torch.autograd.Function):
         for t in range(T):
             gates = torch.addmm(xw[:, t], h, U)
             if t > 0:
-                sig = _scores_sigmoid(keys[:, :t], h @ Ua, scratch)
-                e = (sig @ v).mul_(2).sub_(v_sum).masked_fill_(~valid[:, :t], float("-inf"))  # tanh(z) v
+                score_sig = _scores_sigmoid(keys[:, :t], h @ Ua, scratch)
+                e = (score_sig @ v).mul_(2).sub_(v_sum).masked_fill_(~valid[:, :t], float("-inf"))  # tanh(z) v
                 alpha = torch.softmax(e, dim=1)
                 alphas[:, t, :t] = alpha
                 context = torch.bmm(alpha.unsqueeze(1), hs[:, :t]).squeeze(1)
@@ -107,11 +107,11 @@ class AttentionLSTMFunction(torch.autograd.Function):
             d_hs_attn[:, :t].baddbmm_(alpha.unsqueeze(2), d_context.unsqueeze(1))
             d_alpha = torch.bmm(hs[:, :t], d_context.unsqueeze(2)).squeeze(2)
             d_e = alpha * (d_alpha - (alpha * d_alpha).sum(1, keepdim=True))
-            sig = _scores_sigmoid(keys[:, :t], hs[:, t - 1] @ Ua, scratch)  # recomputed, not saved
-            # S = tanh(z) = 2 sig - 1, so d_v = sum d_e S = 2 sum d_e sig - sum d_e.
-            d_v += torch.bmm(d_e.unsqueeze(1), sig).sum((0, 1)).mul_(2).sub_(d_e.sum())
+            score_sig = _scores_sigmoid(keys[:, :t], hs[:, t - 1] @ Ua, scratch)  # recomputed, not saved
+            # S = tanh(z) = 2 score_sig - 1, so d_v = sum d_e S = 2 sum d_e score_sig - sum d_e.
+            d_v += torch.bmm(d_e.unsqueeze(1), score_sig).sum((0, 1)).mul_(2).sub_(d_e.sum())
             # dZ = d_e (x) v * (1 - S^2) = d_e (x) 4v * sig (1 - sig); kept here without the 4v.
-            dZ = sig.addcmul_(sig, sig, value=-1).mul_(d_e.unsqueeze(2))
+            dZ = score_sig.addcmul_(score_sig, score_sig, value=-1).mul_(d_e.unsqueeze(2))
             d_keys[:, :t] += dZ
             torch.mul(dZ.sum(1), v4, out=d_q[:, t])
             dh_next.addmm_(d_q[:, t], Ua.t())
