@@ -109,33 +109,25 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_bpe_train(args: argparse.Namespace) -> None:
-    from tqdm.auto import tqdm
-
     import bpe_rs
+    from pytrain.tokens import merge_progress
 
     for p in args.input:
         if not Path(p).is_file():
             raise UserError(f"{p}: no such file")
     size = sum(Path(p).stat().st_size for p in args.input)
-    bar = tqdm(total=0, desc="merges", unit="merge")
-
-    def report(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
     start = time.perf_counter()
     try:
-        tok = bpe_rs.Tokenizer.train_files(
-            args.input,
-            vocab_size=args.vocab_size,
-            min_frequency=args.min_frequency,
-            threads=args.threads,
-            progress=report,
-        )
+        with merge_progress("merges") as report:
+            tok = bpe_rs.Tokenizer.train_files(
+                args.input,
+                vocab_size=args.vocab_size,
+                min_frequency=args.min_frequency,
+                threads=args.threads,
+                progress=report,
+            )
     except (OSError, ValueError) as e:
         raise UserError(str(e)) from None
-    finally:
-        bar.close()
     seconds = time.perf_counter() - start
     tok.save(args.out)
     merges = tok.merges()

@@ -40,8 +40,8 @@ def grid(vocab_sizes: list[int]) -> list[Cell]:
 
 
 def run_grid(base, cells: list[Cell], seeds: list[int], cv: int | None) -> list[dict]:
-    from pytrain.data import kfold_splits, read_tsv
-    from pytrain.train import find_data, prepare, run_model
+    from pytrain.data import find_data, kfold_splits, read_tsv
+    from pytrain.train import prepare, run_model
 
     splits = [None]
     if cv:

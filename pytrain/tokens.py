@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +19,21 @@ from pytrain.errors import UserError
 
 PAD_ID, UNK_ID = 0, 1
 assert (bpe_rs.PAD_ID, bpe_rs.UNK_ID) == (PAD_ID, UNK_ID)
+
+
+@contextmanager
+def merge_progress(desc: str, enabled: bool = True, leave: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar over BPE merges, as the `progress(done, total)` callback bpe_rs training takes."""
+    bar = tqdm(total=0, desc=desc, unit="merge", disable=not enabled, leave=leave)
+
+    def report(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield report
+    finally:
+        bar.close()
 
 
 class TextTokenizer(Protocol):
@@ -68,16 +85,8 @@ class BpeTokenizer:
 
     @classmethod
     def fit(cls, texts: list[str], vocab_size: int, min_frequency: int = 2, progress: bool = True):
-        bar = tqdm(total=0, desc="bpe merges", unit="merge", disable=not progress, leave=False)
-
-        def report(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        try:
+        with merge_progress("bpe merges", enabled=progress, leave=False) as report:
             tok = bpe_rs.Tokenizer.train(texts, vocab_size=vocab_size, min_frequency=min_frequency, progress=report)
-        finally:
-            bar.close()
         return cls(tok)
 
     @property
