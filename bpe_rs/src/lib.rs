@@ -98,6 +98,15 @@ pub struct Token {
 }
 
 impl Token {
+    /// Whether `display` is this token's display form, compared without building it.
+    pub fn shows_as(&self, display: &str) -> bool {
+        if self.ends_word {
+            display.strip_suffix(EOW_MARK) == Some(self.text.as_str())
+        } else {
+            display == self.text
+        }
+    }
+
     /// How the token is shown to people: its text, plus `</w>` if it ends a word.
     pub fn display(&self) -> String {
         if self.ends_word {
@@ -227,7 +236,7 @@ impl Bpe {
     pub fn token_to_id(&self, display: &str) -> Option<u32> {
         self.tokens
             .iter()
-            .position(|t| t.display() == display)
+            .position(|t| t.shows_as(display))
             .map(|i| i as u32)
     }
 
