@@ -41,6 +41,9 @@ class EncodedDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return self.ids[i], self.labels[i]
 
+    def subset(self, idx: np.ndarray) -> EncodedDataset:
+        return EncodedDataset([self.ids[i] for i in idx], self.labels[idx])
+
     def lengths(self) -> np.ndarray:
         return np.array([len(s) for s in self.ids])
 

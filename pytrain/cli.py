@@ -58,7 +58,14 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
         "--thresholds",
         choices=["fixed", "global", "per-label"],
         default=d.thresholds,
-        help="decision thresholds, tuned on the validation part",
+        help="decision thresholds, tuned on the out-of-fold (or validation) predictions",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=d.folds,
+        help="K > 1: train K models on K folds of the training part, tune thresholds on their out-of-fold "
+        "predictions and average their probabilities; 1: one model with a validation part (--val-size)",
     )
     p.add_argument("--keep-stop-words", dest="stop_words", action="store_false")
     p.add_argument("--keep-numbers", dest="drop_numbers", action="store_false")
@@ -66,7 +73,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-df", type=float, default=d.max_df, help="drop words in a larger fraction of them")
     p.add_argument("--test-size", type=float, default=d.test_size)
     p.add_argument("--split-seed", type=int, default=d.split_seed, help="random_state of the split")
-    p.add_argument("--val-size", type=float, default=d.val_size)
+    p.add_argument("--val-size", type=float, default=d.val_size, help="the validation part (--folds 1 only)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)
     p.add_argument("--no-bucket", dest="bucket", action="store_false", help="no length bucketing")
@@ -101,7 +108,14 @@ def cmd_fit(args: argparse.Namespace) -> None:
             f"parameters matched: {cfg.model} {m['parameters']:,} vs one-layer RNN at hidden {cfg.rnn_hidden} "
             f"{count_parameters(rnn):,} (embeddings excluded)"
         )
-    print(f"best epoch {m['best_epoch']}/{m['epochs_run']}, {m['train_seconds']:.1f}s")
+    if cfg.folds > 1:
+        epochs = ", ".join(map(str, m["best_epochs"]))
+        print(
+            f"ensemble of {cfg.folds} models (per model: {m['parameters']:,} parameters), best epochs {epochs}, "
+            f"out-of-fold macro F1 {m['val_macro_f1']:.4f}, {m['train_seconds']:.1f}s"
+        )
+    else:
+        print(f"best epoch {m['best_epochs'][0]}/{m['epochs_run']}, {m['train_seconds']:.1f}s")
     print(
         f"test macro F1 {m['macro_f1']:.4f} (labels present: {m['macro_f1_present']:.4f}), "
         f"micro F1 {m['micro_f1']:.4f}, subset accuracy {m['subset_accuracy']:.4f}"

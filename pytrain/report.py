@@ -20,16 +20,22 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
-    """Loss (train, validation) and validation F1 per epoch."""
-    epochs = [h["epoch"] for h in history]
+    """Loss (train, held-out) and held-out F1 per epoch; one line per fold for an ensemble."""
+    from pytrain.train import by_fold
+
     fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train (weighted BCE)")
-    ax_loss.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation (BCE)")
+    folds = by_fold(history)
+    for k, fold in enumerate(folds):
+        epochs = [h["epoch"] for h in fold]
+        names = ["train (weighted BCE)", "held out (BCE)", "macro F1", "micro F1"] if k == 0 else [None] * 4
+        ax_loss.plot(epochs, [h["train_loss"] for h in fold], "-", color="C0", label=names[0])
+        ax_loss.plot(epochs, [h["val_loss"] for h in fold], "-", color="C1", label=names[1])
+        ax_f1.plot(epochs, [h["val_macro_f1"] for h in fold], "-", color="C0", label=names[2])
+        ax_f1.plot(epochs, [h["val_micro_f1"] for h in fold], "-", color="C1", label=names[3])
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_loss.legend()
-    ax_f1.plot(epochs, [h["val_macro_f1"] for h in history], "o-", label="macro F1")
-    ax_f1.plot(epochs, [h["val_micro_f1"] for h in history], "o-", label="micro F1")
-    ax_f1.set(xlabel="epoch", ylabel="F1", title="validation F1", ylim=(0, 1))
+    held = "validation" if len(folds) == 1 else f"held-out fold ({len(folds)} folds)"
+    ax_f1.set(xlabel="epoch", ylabel="F1", title=f"{held} F1", ylim=(0, 1))
     ax_f1.legend()
     if title:
         fig.suptitle(title)
@@ -47,13 +53,14 @@ def write_compare_report(out: Path, rows: list[dict], runs: list[dict], cfg, see
 
     split = f"{cv}-fold cross-validation over all rows" if cv else f"the course split (test_size={cfg.test_size}, "
     split += "" if cv else f"random_state={cfg.split_seed})"
+    held_out = "validation" if cfg.folds == 1 else f"the out-of-fold predictions of a {cfg.folds}-model ensemble"
     lines = [
         "# Model x tokenizer comparison",
         "",
         f"Data: `{cfg.data or 'default'}`; {split}; seeds {', '.join(map(str, seeds))}; "
         f"budget: up to {cfg.epochs} epochs (patience {cfg.patience}), batch {cfg.batch_size}, lr {cfg.lr}, "
         f"embedding {cfg.embed_dim}, max length {cfg.max_len or 'none'}, pooling {cfg.pool}, "
-        f"thresholds {cfg.thresholds} (tuned on validation). Every model's hidden size is chosen so that its "
+        f"thresholds {cfg.thresholds} (tuned on {held_out}). Every model's hidden size is chosen so that its "
         f"parameters without embeddings match the RNN's (hidden {cfg.rnn_hidden}). Values are mean ± std over "
         f"{len(seeds) * (cv or 1)} run(s).",
         "",
@@ -100,7 +107,10 @@ def _plot_bars(rows: list[dict], path: Path) -> None:
 
 
 def _plot_runs(runs: list[dict], path: Path) -> None:
-    """One line per run: colour by model, line style by tokenizer, one legend entry per grid cell."""
+    """One line per run (per fold of an ensemble): colour by model, line style by tokenizer, one
+    legend entry per grid cell."""
+    from pytrain.train import by_fold
+
     models = list(dict.fromkeys(r["cell"]["model"] for r in runs))
     toks = list(dict.fromkeys((r["cell"]["tokenizer"], r["cell"]["vocab_size"]) for r in runs))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -112,16 +122,17 @@ def _plot_runs(runs: list[dict], path: Path) -> None:
         tok = (c["tokenizer"], c["vocab_size"])
         tok_name = "word" if c["tokenizer"] == "word" else f"bpe {c['vocab_size']}"
         cell = f"{c['model']} / {tok_name}"
-        ax.plot(
-            [h["epoch"] for h in r["history"]],
-            [h["val_macro_f1"] for h in r["history"]],
-            color=colours[models.index(c["model"]) % len(colours)],
-            linestyle=styles[toks.index(tok) % len(styles)],
-            lw=1,
-            alpha=0.8,
-            label=None if cell in labelled else cell,
-        )
-        labelled.add(cell)
-    ax.set(xlabel="epoch", ylabel="validation macro F1", title="validation macro F1 per epoch (one line per run)")
+        for fold in by_fold(r["history"]):
+            ax.plot(
+                [h["epoch"] for h in fold],
+                [h["val_macro_f1"] for h in fold],
+                color=colours[models.index(c["model"]) % len(colours)],
+                linestyle=styles[toks.index(tok) % len(styles)],
+                lw=1,
+                alpha=0.8,
+                label=None if cell in labelled else cell,
+            )
+            labelled.add(cell)
+    ax.set(xlabel="epoch", ylabel="held-out macro F1", title="held-out macro F1 per epoch (one line per model)")
     ax.legend(fontsize=7, ncol=2)
     _save(fig, path)

@@ -1,6 +1,11 @@
-"""`fit`: data -> cleaning -> tokens -> batches -> hand-written model -> early stopping on
-validation macro F1 -> thresholds tuned on validation -> one report on the test part ->
-a run folder with config, metrics, weights, tokenizer, labels and curves."""
+"""`fit`: data -> cleaning -> tokens -> batches -> hand-written models -> early stopping on
+held-out macro F1 -> thresholds tuned on held-out predictions -> one report on the test part ->
+a run folder with config, metrics, weights, tokenizer, labels and curves.
+
+By default (`folds=5`) the training part is cut into K folds and K models are trained, each
+stopped early on the fold it did not see: their out-of-fold predictions cover every training
+text, so thresholds are tuned on all of them instead of a few dozen, and the test part is
+scored with the members' mean probability. `folds=1` trains one model with a validation part."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.model_selection import KFold
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
@@ -26,7 +32,7 @@ from pytrain.batching import EncodedDataset, make_loader
 from pytrain.cleaning import Cleaner, CleaningConfig
 from pytrain.data import LabelSet, Split, find_data, read_tsv, split_indices, write_json_atomic
 from pytrain.errors import UserError
-from pytrain.models import ModelConfig, RecurrentClassifier, match_hidden
+from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier, count_parameters, match_hidden
 from pytrain.tokens import TextTokenizer, build_tokenizer
 
 
@@ -54,14 +60,15 @@ class FitConfig:
     ema: float = 0.0  # > 0: evaluate and keep a moving average of the weights with this decay
     pos_weight_cap: float = 30.0
     max_len: int | None = None
-    thresholds: str = "global"  # fixed | global | per-label, tuned on validation
+    thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
+    folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
     stop_words: bool = True
     drop_numbers: bool = True
     min_df: int = 2
     max_df: float = 0.5
     test_size: float = 0.2
     split_seed: int = 0  # the course split: train_test_split(test_size=0.2, random_state=0)
-    val_size: float = 0.15
+    val_size: float = 0.15  # folds=1 only: the validation part carved out of the training part
     seed: int = 0
     device: str = "auto"
     bucket: bool = True
@@ -117,6 +124,8 @@ def prepare(cfg: FitConfig, split: Split | None = None) -> Prepared:
     labels = LabelSet.from_data(label_lists)
     y, _ = labels.encode(label_lists)
     split = split or split_indices(len(texts), cfg.test_size, cfg.split_seed, cfg.val_size)
+    if cfg.folds > 1:  # the folds take the place of the validation part
+        split = Split(np.sort(np.concatenate([split.train, split.val])), split.val[:0], split.test)
     cleaner = Cleaner(CleaningConfig(cfg.stop_words, cfg.drop_numbers, cfg.min_df, cfg.max_df))
     cleaner.fit([texts[i] for i in split.train])
     clean = cleaner.transform_all(texts)
@@ -174,12 +183,20 @@ def predict_probs(model: nn.Module, loader, device: torch.device) -> tuple[np.nd
     return np.concatenate(probs), np.concatenate(ys), loss / max(n, 1)
 
 
-def train_model(model: nn.Module, prep: Prepared, cfg: FitConfig, device: torch.device) -> list[dict]:
-    """Adam + BCE with pos_weight + clipping; early stopping on validation macro F1 with the
+def train_model(
+    model: nn.Module,
+    train: EncodedDataset,
+    val: EncodedDataset,
+    cfg: FitConfig,
+    device: torch.device,
+    seed: int,
+    desc: str = "",
+) -> list[dict]:
+    """Adam + BCE with pos_weight + clipping; early stopping on `val` macro F1 with the
     best weights restored. Returns the per-epoch history."""
-    train_loader = make_loader(prep.train, cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
-    val_loader = make_loader(prep.val, cfg.batch_size, shuffle=False)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(prep.train.labels, cfg.pos_weight_cap).to(device))
+    train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=seed, bucket=cfg.bucket)
+    val_loader = make_loader(val, cfg.batch_size, shuffle=False)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(train.labels, cfg.pos_weight_cap).to(device))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # The moving average of the weights is what gets evaluated and kept: on a few hundred texts the
     # raw weights swing from step to step and validation F1 with them.
@@ -189,7 +206,7 @@ def train_model(model: nn.Module, prep: Prepared, cfg: FitConfig, device: torch.
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         start, total, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)
+        bar = tqdm(train_loader, desc=f"{desc}epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)
         for batch in bar:
             batch = batch.to(device)
             opt.zero_grad(set_to_none=True)
@@ -218,7 +235,7 @@ def train_model(model: nn.Module, prep: Prepared, cfg: FitConfig, device: torch.
         )
         if cfg.progress:
             tqdm.write(
-                f"epoch {epoch}: train loss {total / max(seen, 1):.4f}  val loss {val_loss:.4f}  "
+                f"{desc}epoch {epoch}: train loss {total / max(seen, 1):.4f}  val loss {val_loss:.4f}  "
                 f"val macro F1 {val['macro_f1']:.4f}  ({seconds:.1f}s)"
             )
         if val["macro_f1"] > best_f1:
@@ -273,34 +290,63 @@ class PeakMemory:
             self.peak_mb = self._top - self._base
 
 
-def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict, list[dict]]:
-    """Trains one model on prepared data and scores it on the test part."""
+def train_members(
+    mc: ModelConfig, prep: Prepared, cfg: FitConfig, device: torch.device
+) -> tuple[nn.Module, list[dict], np.ndarray, np.ndarray]:
+    """One model with the validation part (folds=1), or K models on K folds of the training
+    part. Returns the model (an Ensemble for K > 1), the history (entries tagged with their
+    fold) and the held-out (probabilities, labels) the thresholds are tuned on."""
+    if cfg.folds == 1:
+        model = RecurrentClassifier(mc).to(device)
+        history = train_model(model, prep.train, prep.val, cfg, device, cfg.seed)
+        probs, y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
+        return model, [{"fold": 0, **h} for h in history], probs, y
+    n = len(prep.train)
+    if not 2 <= cfg.folds <= n:
+        raise UserError(f"--folds {cfg.folds}: needs 1 (no folds) or 2 <= K <= {n} (the training texts)")
+    members, history = [], []
+    held_out = np.zeros(prep.train.labels.shape, dtype=np.float32)
+    kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+    for k, (fit_idx, out_idx) in enumerate(kfold.split(np.arange(n))):
+        fit_part, out_part = prep.train.subset(fit_idx), prep.train.subset(out_idx)
+        model = RecurrentClassifier(mc).to(device)
+        desc = f"fold {k + 1}/{cfg.folds} "
+        history += [{"fold": k, **h} for h in train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, desc)]
+        held_out[out_idx] = predict_probs(model, make_loader(out_part, cfg.batch_size, False), device)[0]
+        members.append(model)
+    return Ensemble(members), history, held_out, prep.train.labels
+
+
+def run_model(cfg: FitConfig, prep: Prepared) -> tuple[nn.Module, dict, list[dict]]:
+    """Trains a model (or a K-fold ensemble) on prepared data and scores it on the test part."""
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
     mc = model_config(cfg, prep)
-    model = RecurrentClassifier(mc).to(device)
     start = time.perf_counter()
     with PeakMemory(device) as memory:
-        history = train_model(model, prep, cfg, device)
+        model, history, held_probs, held_y = train_members(mc, prep, cfg, device)
     train_seconds = time.perf_counter() - start
 
-    val_probs, val_y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
-    thresholds = metrics.tune_thresholds(val_y, val_probs, cfg.thresholds)
+    thresholds = metrics.tune_thresholds(held_y, held_probs, cfg.thresholds)
+    held_out = metrics.scores(held_y, metrics.predict(held_probs, thresholds))
     probs, y, test_loss = predict_probs(model, make_loader(prep.test, cfg.batch_size, False), device)
     result = metrics.scores(y, metrics.predict(probs, thresholds), prep.labels.names)
-    best = max(history, key=lambda h: h["val_macro_f1"]) if history else {"epoch": 0, "val_macro_f1": 0.0}
+    best_epochs = [max(h, key=lambda e: e["val_macro_f1"])["epoch"] for h in by_fold(history)]
     result.update(
         {
             "test_loss": test_loss,
-            "best_epoch": best["epoch"],
-            "val_macro_f1": best["val_macro_f1"],
+            "folds": cfg.folds,
+            "best_epoch": float(np.mean(best_epochs)) if best_epochs else 0.0,
+            "best_epochs": best_epochs,
+            # Out-of-fold (or validation) macro F1 at the tuned thresholds: what the thresholds were fitted on.
+            "val_macro_f1": held_out["macro_f1"],
             "epochs_run": len(history),
             "train_seconds": train_seconds,
             "seconds_per_epoch": train_seconds / max(len(history), 1),
             "peak_memory_mb": memory.peak_mb,
             "device": str(device),
-            "parameters": model.count_parameters(),
-            "parameters_with_embeddings": model.count_parameters(embeddings=True),
+            "parameters": count_parameters(mc),
+            "parameters_with_embeddings": count_parameters(mc) + mc.vocab_size * mc.embed_dim,
             "hidden": mc.hidden,
             "vocab_size": prep.tokenizer.vocab_size,
             "thresholds": dict(zip(prep.labels.names, thresholds.tolist(), strict=True)),
@@ -308,6 +354,14 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[RecurrentClassifier, dict
         }
     )
     return model, result, history
+
+
+def by_fold(history: list[dict]) -> list[list[dict]]:
+    """The history split into one list per fold (one list for a single model)."""
+    folds: dict[int, list[dict]] = {}
+    for h in history:
+        folds.setdefault(h.get("fold", 0), []).append(h)
+    return list(folds.values())
 
 
 def run_dir_for(cfg: FitConfig) -> Path:
@@ -318,9 +372,7 @@ def run_dir_for(cfg: FitConfig) -> Path:
     return path
 
 
-def save_run(
-    path: Path, cfg: FitConfig, prep: Prepared, model: RecurrentClassifier, result: dict, history: list[dict]
-) -> None:
+def save_run(path: Path, cfg: FitConfig, prep: Prepared, model: nn.Module, result: dict, history: list[dict]) -> None:
     from pytrain.report import plot_curves
 
     path.mkdir(parents=True, exist_ok=True)
@@ -330,7 +382,8 @@ def save_run(
     prep.cleaner.save(path / "cleaner.json")
     prep.tokenizer.save(path / "tokenizer.json")
     tmp = path / ".model.pt.tmp"
-    torch.save({"model_config": model.cfg.to_dict(), "state_dict": model.state_dict()}, tmp)
+    members = len(model.members) if isinstance(model, Ensemble) else 0
+    torch.save({"model_config": model.cfg.to_dict(), "members": members, "state_dict": model.state_dict()}, tmp)
     tmp.replace(path / "model.pt")
     plot_curves(history, path / "curves.png", title=f"{cfg.model} / {cfg.tokenizer}")
     write_json_atomic(path / "metrics.json", {"test": result, "history": history})
@@ -354,7 +407,9 @@ def load_run(path: str | Path):
     if missing:
         raise UserError(f"{path}: not a complete run folder (missing {', '.join(missing)})")
     saved = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
-    model = RecurrentClassifier(ModelConfig(**saved["model_config"]))
+    mc = ModelConfig(**saved["model_config"])
+    members = saved.get("members", 0)
+    model = Ensemble([RecurrentClassifier(mc) for _ in range(members)]) if members else RecurrentClassifier(mc)
     model.load_state_dict(saved["state_dict"])
     model.eval()
     labels = LabelSet.load(path / "labels.json")

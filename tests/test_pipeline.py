@@ -3,12 +3,18 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
+import numpy as np
 import pytest
+import torch
 
+from pytrain import metrics
 from pytrain.cli import main
-from pytrain.models import ModelConfig, count_parameters, match_hidden
-from pytrain.train import FitConfig, fit
+from pytrain.data import read_tsv, split_indices
+from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier, count_parameters, match_hidden
+from pytrain.predict import probabilities
+from pytrain.train import FitConfig, fit, load_run
 
 RUN_FILES = {"config.json", "metrics.json", "model.pt", "tokenizer.json", "labels.json", "cleaner.json", "curves.png"}
 
@@ -23,6 +29,7 @@ def test_fit_one_epoch_writes_the_run_folder(tmp_path, biotech_tsv, tokenizer):
         hidden=32,
         embed_dim=32,
         max_len=64,
+        folds=1,
         out=str(tmp_path),
         name="run",
         progress=False,
@@ -31,8 +38,37 @@ def test_fit_one_epoch_writes_the_run_folder(tmp_path, biotech_tsv, tokenizer):
     assert {p.name for p in result.run_dir.iterdir()} == RUN_FILES
     m = json.loads((result.run_dir / "metrics.json").read_text())
     assert 0.0 <= m["test"]["macro_f1"] <= 1.0 and len(m["history"]) == 1
-    assert len(m["test"]["per_label_f1"]) == 28 and m["test"]["sizes"]["test"] == 77
+    assert len(m["test"]["per_label_f1"]) == 28 and m["test"]["sizes"] == {"train": 258, "val": 46, "test": 77}
     assert json.loads((result.run_dir / "config.json").read_text())["tokenizer"] == tokenizer
+
+
+def test_fold_ensemble_trains_one_model_per_fold_and_reloads(tmp_path, biotech_tsv):
+    cfg = FitConfig(
+        data=str(biotech_tsv), folds=3, epochs=1, hidden=16, embed_dim=16, max_len=32, out=str(tmp_path), name="e"
+    )
+    result = fit(replace(cfg, progress=False))
+    m = result.metrics
+    # The folds replace the validation part: every non-test text is trained on and held out once.
+    assert m["sizes"] == {"train": 304, "val": 0, "test": 77}
+    assert len(m["best_epochs"]) == 3 and [h["fold"] for h in result.history] == [0, 1, 2]
+    run = load_run(result.run_dir)
+    assert isinstance(run[3], Ensemble) and len(run[3].members) == 3
+    # The reloaded ensemble reproduces the test scores of the run.
+    corpus = read_tsv(biotech_tsv)
+    test = split_indices(len(corpus.texts)).test
+    names, probs, thresholds = probabilities(run, [corpus.texts[i] for i in test])
+    y, _ = run[2].encode([corpus.labels[i] for i in test])
+    assert metrics.scores(y, metrics.predict(probs, thresholds))["macro_f1"] == pytest.approx(m["macro_f1"])
+
+
+def test_ensemble_returns_the_logit_of_the_mean_probability():
+    torch.manual_seed(0)
+    members = [RecurrentClassifier(ModelConfig("rnn", 30, 4, embed_dim=5, hidden=6, dropout=0)) for _ in range(3)]
+    ensemble = Ensemble(members).eval()
+    tokens, lengths = torch.randint(2, 30, (2, 7)), torch.tensor([7, 4])
+    mean = torch.stack([torch.sigmoid(m(tokens, lengths)) for m in members]).mean(0)
+    assert torch.allclose(torch.sigmoid(ensemble(tokens, lengths)), mean, atol=1e-6)
+    assert not np.allclose(mean.detach().numpy(), torch.sigmoid(members[0](tokens, lengths)).detach().numpy())
 
 
 def test_predict_and_evaluate_use_the_saved_run(tmp_path, biotech_tsv, capsys):
@@ -51,6 +87,8 @@ def test_predict_and_evaluate_use_the_saved_run(tmp_path, biotech_tsv, capsys):
                 "16",
                 "--max-len",
                 "32",
+                "--folds",
+                "2",
                 "--out",
                 str(tmp_path),
                 "--name",
@@ -81,6 +119,7 @@ def test_match_params_picks_the_lstm_hidden_size(tmp_path, biotech_tsv):
         rnn_hidden=256,
         epochs=1,
         max_len=16,
+        folds=1,
         out=str(tmp_path),
         name="m",
         progress=False,
@@ -95,6 +134,7 @@ def test_match_params_picks_the_lstm_hidden_size(tmp_path, biotech_tsv):
     "args, message",
     [
         (["fit", "--data", "/nonexistent/file.tsv"], "no data file found"),
+        (["fit", "--folds", "0", "--limit", "30", "--no-progress"], "--folds 0: needs 1"),
         (["predict", "--run", "/nonexistent/run", "--input", "-"], "not a complete run folder"),
         (["bpe", "train", "--input", "/nonexistent.txt", "--vocab-size", "10"], "no such file"),
     ],
@@ -132,7 +172,7 @@ def test_compare_writes_the_report(tmp_path, biotech_tsv):
         "--max-len",
         "16",
         "--rnn-hidden",
-        "128",
+        "256",
         "--vocab-sizes",
         "300",
         "--seeds",
@@ -151,6 +191,8 @@ def test_compare_writes_the_report(tmp_path, biotech_tsv):
     results = json.loads((out / "results.json").read_text())
     assert len(results["runs"]) == 4 * 2 * 2  # models x tokenizers x seeds
     assert results["config"]["patience"] == 12 and results["config"]["epochs"] == 1  # --quick, but --epochs wins
+    assert results["config"]["folds"] == 1  # --quick trains one model per cell
+    assert results["config"]["rnn_hidden"] == 256 and results["config"]["max_len"] == 16
     params = {r["cell"]["model"]: r["metrics"]["parameters"] for r in results["runs"]}
     assert all(abs(p - params["RNN"]) / params["RNN"] < 0.1 for p in params.values())  # matched to the RNN
 
@@ -172,6 +214,8 @@ def test_compare_cross_validation(tmp_path, biotech_tsv):
         "200",
         "--cv",
         "2",
+        "--folds",
+        "2",
         "--out",
         str(tmp_path),
         "--name",
@@ -180,4 +224,5 @@ def test_compare_cross_validation(tmp_path, biotech_tsv):
     assert main(args) == 0
     results = json.loads((tmp_path / "cv" / "results.json").read_text())
     assert sorted({r["fold"] for r in results["runs"]}) == [0, 1] and len(results["runs"]) == 4 * 2 * 2
+    assert results["config"]["folds"] == 2 and {len(r["metrics"]["best_epochs"]) for r in results["runs"]} == {2}
     assert "2-fold cross-validation" in (tmp_path / "cv" / "report.md").read_text()

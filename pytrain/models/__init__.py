@@ -77,6 +77,26 @@ class RecurrentClassifier(nn.Module):
         return sum(p.numel() for name, p in self.named_parameters() if embeddings or not name.startswith("embedding"))
 
 
+class Ensemble(nn.Module):
+    """Members of one configuration (trained on different folds) voting by their mean probability.
+    `forward` returns that mean as a logit, so an ensemble stands in wherever one model's logits go."""
+
+    def __init__(self, members: list[RecurrentClassifier]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.cfg = members[0].cfg
+        self.members = nn.ModuleList(members)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.sigmoid(m(tokens, lengths)) for m in self.members]).mean(0)
+        return torch.logit(probs, eps=1e-7)
+
+    def count_parameters(self, embeddings: bool = False) -> int:
+        """Of one member (all members share the configuration)."""
+        return self.members[0].count_parameters(embeddings)
+
+
 def _layer(cfg: ModelConfig, n_in: int, hidden: int) -> nn.Module:
     if cfg.kind == "rnn":
         return RNNLayer(n_in, hidden)
