@@ -24,6 +24,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocab-size", type=int, default=d.vocab_size, help="BPE vocabulary size")
     p.add_argument("--min-count", type=int, help="word: min count of a word (1); bpe: min count of a pair (2)")
     p.add_argument("--embed-dim", type=int, default=d.embed_dim)
+    p.add_argument(
+        "--init-embeddings",
+        choices=["svd", "random"],
+        default=d.init_embeddings,
+        help="start the embedding from PPMI-SVD vectors of the training texts, or from N(0, 1)",
+    )
     p.add_argument("--hidden", type=int, default=d.hidden)
     p.add_argument("--layers", type=int, default=d.layers)
     p.add_argument("--attn-dim", type=int, help="attention size (attn model; default: hidden)")

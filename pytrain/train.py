@@ -44,6 +44,7 @@ class FitConfig:
     vocab_size: int = 4000  # bpe only
     min_count: int | None = None  # word: min word count (1); bpe: min pair count (2)
     embed_dim: int = 64
+    init_embeddings: str = "svd"  # svd: PPMI-SVD vectors of the training texts (see embeddings.py) | random
     hidden: int = 128
     layers: int = 1
     attn_dim: int | None = None
@@ -290,14 +291,33 @@ class PeakMemory:
             self.peak_mb = self._top - self._base
 
 
+def new_model(mc: ModelConfig, vectors: torch.Tensor | None, device: torch.device) -> RecurrentClassifier:
+    model = RecurrentClassifier(mc)
+    if vectors is not None:
+        with torch.no_grad():
+            model.embedding.weight.copy_(vectors)
+    return model.to(device)
+
+
+def initial_vectors(cfg: FitConfig, prep: Prepared) -> torch.Tensor | None:
+    if cfg.init_embeddings == "random":
+        return None
+    if cfg.init_embeddings != "svd":
+        raise UserError(f"--init-embeddings: choose svd or random, got {cfg.init_embeddings!r}")
+    from pytrain.embeddings import svd_vectors
+
+    return torch.from_numpy(svd_vectors(prep.train.ids, prep.tokenizer.vocab_size, cfg.embed_dim))
+
+
 def train_members(
     mc: ModelConfig, prep: Prepared, cfg: FitConfig, device: torch.device
 ) -> tuple[nn.Module, list[dict], np.ndarray, np.ndarray]:
     """One model with the validation part (folds=1), or K models on K folds of the training
     part. Returns the model (an Ensemble for K > 1), the history (entries tagged with their
     fold) and the held-out (probabilities, labels) the thresholds are tuned on."""
+    vectors = initial_vectors(cfg, prep)
     if cfg.folds == 1:
-        model = RecurrentClassifier(mc).to(device)
+        model = new_model(mc, vectors, device)
         history = train_model(model, prep.train, prep.val, cfg, device, cfg.seed)
         probs, y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
         return model, [{"fold": 0, **h} for h in history], probs, y
@@ -309,7 +329,7 @@ def train_members(
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
     for k, (fit_idx, out_idx) in enumerate(kfold.split(np.arange(n))):
         fit_part, out_part = prep.train.subset(fit_idx), prep.train.subset(out_idx)
-        model = RecurrentClassifier(mc).to(device)
+        model = new_model(mc, vectors, device)
         desc = f"fold {k + 1}/{cfg.folds} "
         history += [{"fold": k, **h} for h in train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, desc)]
         held_out[out_idx] = predict_probs(model, make_loader(out_part, cfg.batch_size, False), device)[0]
