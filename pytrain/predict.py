@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,16 +17,19 @@ from pytrain.batching import EncodedDataset, make_loader
 from pytrain.data import normalise_text, read_tsv
 from pytrain.errors import UserError
 
+if TYPE_CHECKING:
+    from pytrain.train import SavedRun
 
-def probabilities(run: tuple, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
+
+def probabilities(run: SavedRun, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(label names, (N, labels) probabilities, thresholds) for raw texts, with a run from `load_run`."""
     from pytrain.train import predict_probs
 
-    cleaner, tokenizer, labels, model, thresholds = run
-    clean = cleaner.transform_all([normalise_text(t) for t in texts])
-    ds = EncodedDataset(tokenizer.encode_batch(clean), np.zeros((len(texts), len(labels)), np.float32))
-    probs, _, _ = predict_probs(model, make_loader(ds, batch_size, shuffle=False), torch.device("cpu"))
-    return labels.names, probs, thresholds
+    clean = run.cleaner.transform_all([normalise_text(t) for t in texts])
+    labels = np.zeros((len(texts), len(run.labels)), np.float32)
+    ds = EncodedDataset(run.tokenizer.encode_batch(clean), labels, run.max_len)
+    probs, _, _ = predict_probs(run.model, make_loader(ds, batch_size, shuffle=False), torch.device("cpu"))
+    return run.labels.names, probs, run.thresholds
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

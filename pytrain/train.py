@@ -417,8 +417,19 @@ def fit(cfg: FitConfig) -> RunResult:
     return RunResult(path, result, history)
 
 
-def load_run(path: str | Path):
-    """The pieces of a saved run needed to predict: (cleaner, tokenizer, labels, model, thresholds)."""
+@dataclass
+class SavedRun:
+    """What predicting with a run needs, as `fit` used it."""
+
+    cleaner: Cleaner
+    tokenizer: TextTokenizer
+    labels: LabelSet
+    model: nn.Module
+    thresholds: np.ndarray
+    max_len: int | None  # texts were cut to this many tokens in training; predictions cut them alike
+
+
+def load_run(path: str | Path) -> SavedRun:
     from pytrain.tokens import load_tokenizer
 
     path = Path(path)
@@ -434,11 +445,12 @@ def load_run(path: str | Path):
     model.eval()
     labels = LabelSet.load(path / "labels.json")
     th = json.loads((path / "metrics.json").read_text())["test"]["thresholds"]
-    thresholds = np.array([th[n] for n in labels.names])
-    return (
+    config = json.loads((path / "config.json").read_text())
+    return SavedRun(
         Cleaner.load(path / "cleaner.json"),
         load_tokenizer(path / "tokenizer.json"),
         labels,
         model,
-        thresholds,
+        np.array([th[n] for n in labels.names]),
+        config.get("max_len"),
     )

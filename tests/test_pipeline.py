@@ -52,12 +52,12 @@ def test_fold_ensemble_trains_one_model_per_fold_and_reloads(tmp_path, biotech_t
     assert m["sizes"] == {"train": 304, "val": 0, "test": 77}
     assert len(m["best_epochs"]) == 3 and [h["fold"] for h in result.history] == [0, 1, 2]
     run = load_run(result.run_dir)
-    assert isinstance(run[3], Ensemble) and len(run[3].members) == 3
+    assert isinstance(run.model, Ensemble) and len(run.model.members) == 3 and run.max_len == 32
     # The reloaded ensemble reproduces the test scores of the run.
     corpus = read_tsv(biotech_tsv)
     test = split_indices(len(corpus.texts)).test
     names, probs, thresholds = probabilities(run, [corpus.texts[i] for i in test])
-    y, _ = run[2].encode([corpus.labels[i] for i in test])
+    y, _ = run.labels.encode([corpus.labels[i] for i in test])
     assert metrics.scores(y, metrics.predict(probs, thresholds))["macro_f1"] == pytest.approx(m["macro_f1"])
 
 
