@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -43,10 +42,8 @@ def test_fit_one_epoch_writes_the_run_folder(tmp_path, biotech_tsv, tokenizer):
 
 
 def test_fold_ensemble_trains_one_model_per_fold_and_reloads(tmp_path, biotech_tsv):
-    cfg = FitConfig(
-        data=str(biotech_tsv), folds=3, epochs=1, hidden=16, embed_dim=16, max_len=32, out=str(tmp_path), name="e"
-    )
-    result = fit(replace(cfg, progress=False))
+    small = {"epochs": 1, "hidden": 16, "embed_dim": 16, "max_len": 32, "progress": False}
+    result = fit(FitConfig(str(biotech_tsv), folds=3, out=str(tmp_path), name="e", **small))
     m = result.metrics
     # The folds replace the validation part: every non-test text is trained on and held out once.
     assert m["sizes"] == {"train": 304, "val": 0, "test": 77}
