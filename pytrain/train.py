@@ -91,6 +91,7 @@ class Prepared:
     train: EncodedDataset
     val: EncodedDataset
     test: EncodedDataset
+    vectors: torch.Tensor | None  # start vectors of the embedding (--init-embeddings svd), from the training part
 
 
 @dataclass
@@ -138,7 +139,19 @@ def prepare(cfg: FitConfig, split: Split | None = None) -> Prepared:
     def part(idx: np.ndarray) -> EncodedDataset:
         return EncodedDataset([ids[i] for i in idx], y[idx], cfg.max_len)
 
-    return Prepared(path, labels, split, cleaner, tokenizer, part(split.train), part(split.val), part(split.test))
+    train = part(split.train)
+    vectors = initial_vectors(cfg, train.ids, tokenizer.vocab_size)
+    return Prepared(path, labels, split, cleaner, tokenizer, train, part(split.val), part(split.test), vectors)
+
+
+def initial_vectors(cfg: FitConfig, train_ids: list[np.ndarray], vocab_size: int) -> torch.Tensor | None:
+    if cfg.init_embeddings == "random":
+        return None
+    if cfg.init_embeddings != "svd":
+        raise UserError(f"--init-embeddings: choose svd or random, got {cfg.init_embeddings!r}")
+    from pytrain.embeddings import svd_vectors
+
+    return torch.from_numpy(svd_vectors(train_ids, vocab_size, cfg.embed_dim))
 
 
 def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
@@ -250,19 +263,24 @@ def train_model(
     return history
 
 
+# The kernel's view of this process's memory on Linux (procfs, not a file of the user's):
+# the second field is the resident set size in pages. Elsewhere it does not exist.
+_STATM = Path("/proc/self/statm")
+
+
 class PeakMemory:
     """Peak memory used by a block, above what was in use when it started: the CUDA
     allocator's peak on a GPU; on CPU the highest resident set size seen by a thread that
-    samples /proc/self/statm every 10 ms (the process's peak RSS where there is no /proc)."""
+    samples it every 10 ms (the process's peak RSS where the system does not report it)."""
 
     def __init__(self, device: torch.device):
         self.device, self.peak_mb, self._stop = device, 0.0, threading.Event()
+        self._thread: threading.Thread | None = None
 
     @staticmethod
     def _rss_mb() -> float | None:
         try:
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            return int(_STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except OSError:
             return None
 
@@ -274,8 +292,8 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
-        else:
-            self._base = self._top = self._rss_mb() or 0.0
+        elif (rss := self._rss_mb()) is not None:
+            self._base = self._top = rss
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         return self
@@ -283,7 +301,7 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         if self.device.type == "cuda":
             self.peak_mb = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
-        elif self._rss_mb() is None:
+        elif self._thread is None:
             self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         else:
             self._stop.set()
@@ -299,25 +317,14 @@ def new_model(mc: ModelConfig, vectors: torch.Tensor | None, device: torch.devic
     return model.to(device)
 
 
-def initial_vectors(cfg: FitConfig, prep: Prepared) -> torch.Tensor | None:
-    if cfg.init_embeddings == "random":
-        return None
-    if cfg.init_embeddings != "svd":
-        raise UserError(f"--init-embeddings: choose svd or random, got {cfg.init_embeddings!r}")
-    from pytrain.embeddings import svd_vectors
-
-    return torch.from_numpy(svd_vectors(prep.train.ids, prep.tokenizer.vocab_size, cfg.embed_dim))
-
-
 def train_members(
     mc: ModelConfig, prep: Prepared, cfg: FitConfig, device: torch.device
 ) -> tuple[nn.Module, list[dict], np.ndarray, np.ndarray]:
     """One model with the validation part (folds=1), or K models on K folds of the training
     part. Returns the model (an Ensemble for K > 1), the history (entries tagged with their
     fold) and the held-out (probabilities, labels) the thresholds are tuned on."""
-    vectors = initial_vectors(cfg, prep)
     if cfg.folds == 1:
-        model = new_model(mc, vectors, device)
+        model = new_model(mc, prep.vectors, device)
         history = train_model(model, prep.train, prep.val, cfg, device, cfg.seed)
         probs, y, _ = predict_probs(model, make_loader(prep.val, cfg.batch_size, False), device)
         return model, [{"fold": 0, **h} for h in history], probs, y
@@ -329,7 +336,7 @@ def train_members(
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
     for k, (fit_idx, out_idx) in enumerate(kfold.split(np.arange(n))):
         fit_part, out_part = prep.train.subset(fit_idx), prep.train.subset(out_idx)
-        model = new_model(mc, vectors, device)
+        model = new_model(mc, prep.vectors, device)
         desc = f"fold {k + 1}/{cfg.folds} "
         history += [{"fold": k, **h} for h in train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, desc)]
         held_out[out_idx] = predict_probs(model, make_loader(out_part, cfg.batch_size, False), device)[0]
@@ -352,6 +359,7 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[nn.Module, dict, list[dic
     probs, y, test_loss = predict_probs(model, make_loader(prep.test, cfg.batch_size, False), device)
     result = metrics.scores(y, metrics.predict(probs, thresholds), prep.labels.names)
     best_epochs = [max(h, key=lambda e: e["val_macro_f1"])["epoch"] for h in by_fold(history)]
+    parameters = count_parameters(mc)  # of one model; an ensemble has `folds` of them
     result.update(
         {
             "test_loss": test_loss,
@@ -365,8 +373,8 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[nn.Module, dict, list[dic
             "seconds_per_epoch": train_seconds / max(len(history), 1),
             "peak_memory_mb": memory.peak_mb,
             "device": str(device),
-            "parameters": count_parameters(mc),
-            "parameters_with_embeddings": count_parameters(mc) + mc.vocab_size * mc.embed_dim,
+            "parameters": parameters,
+            "parameters_with_embeddings": parameters + mc.vocab_size * mc.embed_dim,
             "hidden": mc.hidden,
             "vocab_size": prep.tokenizer.vocab_size,
             "thresholds": dict(zip(prep.labels.names, thresholds.tolist(), strict=True)),
@@ -380,7 +388,7 @@ def by_fold(history: list[dict]) -> list[list[dict]]:
     """The history split into one list per fold (one list for a single model)."""
     folds: dict[int, list[dict]] = {}
     for h in history:
-        folds.setdefault(h.get("fold", 0), []).append(h)
+        folds.setdefault(h["fold"], []).append(h)
     return list(folds.values())
 
 

@@ -92,10 +92,6 @@ class Ensemble(nn.Module):
         probs = torch.stack([torch.sigmoid(m(tokens, lengths)) for m in self.members]).mean(0)
         return torch.logit(probs, eps=1e-7)
 
-    def count_parameters(self, embeddings: bool = False) -> int:
-        """Of one member (all members share the configuration)."""
-        return self.members[0].count_parameters(embeddings)
-
 
 def _layer(cfg: ModelConfig, n_in: int, hidden: int) -> nn.Module:
     if cfg.kind == "rnn":
