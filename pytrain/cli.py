@@ -35,9 +35,10 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attn-dim", type=int, help="attention size (attn model; default: hidden)")
     p.add_argument(
         "--pool",
-        choices=["last", "mean", "max"],
+        choices=["last", "mean", "max", "meanmax"],
         default=d.pool,
-        help="text summary: the output at the true last token (the course formula), or mean / max over tokens",
+        help="text summary: the output at the true last token (the course formula), mean / max over tokens, "
+        "or mean and max side by side",
     )
     p.add_argument(
         "--match-params",
@@ -65,6 +66,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
         choices=["fixed", "global", "per-label"],
         default=d.thresholds,
         help="decision thresholds, tuned on the out-of-fold (or validation) predictions",
+    )
+    p.add_argument(
+        "--no-at-least-one",
+        dest="at_least_one",
+        action="store_false",
+        help="keep texts where no label reaches its threshold label-less (by default they get the nearest label)",
     )
     p.add_argument(
         "--folds",

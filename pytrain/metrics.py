@@ -27,8 +27,16 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str] | None = Non
     return out
 
 
-def predict(probs: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
-    return (probs >= thresholds).astype(int)
+def predict(probs: np.ndarray, thresholds: np.ndarray | float, at_least_one: bool = False) -> np.ndarray:
+    """Multi-hot decisions: each label where its probability reaches its threshold. With
+    `at_least_one` (every text of the course data has a label), a text where no label does gets
+    the one closest to doing so, the highest probability / threshold."""
+    pred = (probs >= thresholds).astype(int)
+    if at_least_one and pred.size:
+        empty = pred.sum(1) == 0
+        nearest = np.argmax(probs / np.broadcast_to(thresholds, probs.shape[1:]), axis=1)
+        pred[empty, nearest[empty]] = 1
+    return pred
 
 
 def f1_per_threshold(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:

@@ -48,8 +48,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if not texts:
         raise UserError(f"{args.input}: no text to label (one text per line)")
     names, probs, thresholds = probabilities(run, texts)
-    for text, p in zip(texts, probs, strict=True):
-        chosen = [(names[j], p[j]) for j in np.flatnonzero(p >= thresholds)]
+    decisions = metrics.predict(probs, thresholds, run.at_least_one)
+    for text, p, d in zip(texts, probs, decisions, strict=True):
+        chosen = [(names[j], p[j]) for j in np.flatnonzero(d)]
         if args.probs:
             print(
                 json.dumps(
@@ -74,7 +75,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     y, unknown = LabelSet(names).encode(corpus.labels)
     if unknown:
         print(f"labels not known to the run (ignored): {', '.join(sorted(unknown))}")
-    s = metrics.scores(y, metrics.predict(probs, thresholds), names)
+    s = metrics.scores(y, metrics.predict(probs, thresholds, run.at_least_one), names)
     print(
         f"{len(corpus)} texts: macro F1 {s['macro_f1']:.4f} (labels present: {s['macro_f1_present']:.4f}), "
         f"micro F1 {s['micro_f1']:.4f}, subset accuracy {s['subset_accuracy']:.4f}"

@@ -62,6 +62,7 @@ class FitConfig:
     pos_weight_cap: float = 30.0
     max_len: int | None = None
     thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
+    at_least_one: bool = True  # a text where no label reaches its threshold gets the nearest one
     folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
     stop_words: bool = True
     drop_numbers: bool = True
@@ -236,7 +237,7 @@ def train_model(
         seconds = time.perf_counter() - start
         probs, y, val_loss = predict_probs(evaluated, val_loader, device)
         th = metrics.tune_thresholds(y, probs, cfg.thresholds)
-        val = metrics.scores(y, metrics.predict(probs, th))
+        val = metrics.scores(y, metrics.predict(probs, th, cfg.at_least_one))
         history.append(
             {
                 "epoch": epoch,
@@ -355,9 +356,9 @@ def run_model(cfg: FitConfig, prep: Prepared) -> tuple[nn.Module, dict, list[dic
     train_seconds = time.perf_counter() - start
 
     thresholds = metrics.tune_thresholds(held_y, held_probs, cfg.thresholds)
-    held_out = metrics.scores(held_y, metrics.predict(held_probs, thresholds))
+    held_out = metrics.scores(held_y, metrics.predict(held_probs, thresholds, cfg.at_least_one))
     probs, y, test_loss = predict_probs(model, make_loader(prep.test, cfg.batch_size, False), device)
-    result = metrics.scores(y, metrics.predict(probs, thresholds), prep.labels.names)
+    result = metrics.scores(y, metrics.predict(probs, thresholds, cfg.at_least_one), prep.labels.names)
     best_epochs = [max(h, key=lambda e: e["val_macro_f1"])["epoch"] for h in by_fold(history)]
     parameters = count_parameters(mc)  # of one model; an ensemble has `folds` of them
     result.update(
@@ -435,6 +436,7 @@ class SavedRun:
     model: nn.Module
     thresholds: np.ndarray
     max_len: int | None  # texts were cut to this many tokens in training; predictions cut them alike
+    at_least_one: bool  # the decision rule the run was scored with
 
 
 def load_run(path: str | Path) -> SavedRun:
@@ -461,4 +463,5 @@ def load_run(path: str | Path) -> SavedRun:
         model,
         np.array([th[n] for n in labels.names]),
         config.get("max_len"),
+        config.get("at_least_one", False),  # runs written before the rule existed did without it
     )

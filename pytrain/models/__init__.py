@@ -1,5 +1,6 @@
-"""Recurrent classifiers: embedding -> stacked hand-written layers -> the output at each
-text's true last token -> a linear layer giving one logit per label.
+"""Recurrent classifiers: embedding -> stacked hand-written layers -> a summary of the last
+layer's outputs (mean, max, both, or the output at the true last token) -> a linear layer
+giving one logit per label.
 
 Layer `l` reads the output sequence of layer `l - 1` and keeps its own state.
 """
@@ -17,7 +18,7 @@ from pytrain.models.lstm import LSTMLayer
 from pytrain.models.rnn import RNNLayer
 
 MODELS = ("rnn", "lstm", "attn")
-POOLING = ("last", "mean", "max")
+POOLING = ("last", "mean", "max", "meanmax")
 
 
 @dataclass
@@ -30,7 +31,9 @@ class ModelConfig:
     layers: int = 1
     dropout: float = 0.3
     attn_dim: int | None = None  # attention size A (attn only; default: hidden)
-    pool: str = "mean"  # mean / max over real tokens; last: h at the true last token (the course formula)
+    # mean / max over the real tokens, meanmax: both side by side (2 x hidden into the head);
+    # last: h at the true last token (the course formula)
+    pool: str = "mean"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +53,7 @@ class RecurrentClassifier(nn.Module):
         sizes = [cfg.embed_dim] + [cfg.hidden] * cfg.layers
         self.layers = nn.ModuleList(_layer(cfg, n_in, cfg.hidden) for n_in in sizes[:-1])
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.hidden, cfg.num_labels)
+        self.head = nn.Linear(cfg.hidden * (2 if cfg.pool == "meanmax" else 1), cfg.num_labels)
 
     def encode(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, hidden) outputs of the last layer."""
@@ -67,10 +70,15 @@ class RecurrentClassifier(nn.Module):
         out = self.encode(tokens, valid)
         if self.cfg.pool == "last":
             summary = out[torch.arange(out.shape[0], device=out.device), lengths - 1]
-        elif self.cfg.pool == "mean":
-            summary = (out * valid.unsqueeze(2)).sum(1) / lengths.unsqueeze(1)
         else:
-            summary = out.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(1)
+            # The mean keeps what runs through the whole text; the max keeps a feature that fires
+            # on a few tokens only (a rare label's keyword) from being averaged away.
+            parts = []
+            if self.cfg.pool in ("mean", "meanmax"):
+                parts.append((out * valid.unsqueeze(2)).sum(1) / lengths.unsqueeze(1))
+            if self.cfg.pool in ("max", "meanmax"):
+                parts.append(out.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(1))
+            summary = torch.cat(parts, 1)
         return self.head(self.dropout(summary))
 
     def count_parameters(self, embeddings: bool = False) -> int:
