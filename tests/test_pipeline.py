@@ -223,3 +223,31 @@ def test_compare_cross_validation(tmp_path, biotech_tsv):
     assert sorted({r["fold"] for r in results["runs"]}) == [0, 1] and len(results["runs"]) == 4 * 2 * 2
     assert results["config"]["folds"] == 2 and {len(r["metrics"]["best_epochs"]) for r in results["runs"]} == {2}
     assert "2-fold cross-validation" in (tmp_path / "cv" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("folds", [1, 2])
+def test_nested_cv_labels_every_training_text_once_with_models_that_never_saw_it(biotech_tsv, folds, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "nested_cv.py"
+    spec = importlib.util.spec_from_file_location("nested_cv", path)
+    nested_cv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nested_cv)
+    seen: list[tuple[set, set]] = []
+    real_prepare = nested_cv.prepare
+
+    def spy(cfg, split):
+        seen.append((set(split.train) | set(split.val), set(split.test)))
+        return real_prepare(cfg, split)
+
+    monkeypatch.setattr(nested_cv, "prepare", spy)
+    cfg = FitConfig(data=str(biotech_tsv), limit=60, epochs=1, hidden=8, embed_dim=8, max_len=16, folds=folds)
+    y, decisions, per_fold = nested_cv.nested_decisions(cfg, outer=3)
+    course = split_indices(60)
+    training = set(course.train) | set(course.val)
+    assert len(per_fold) == 3 and y.shape == decisions.shape and len(y) == len(training)
+    held_out = [test for _, test in seen]
+    assert set().union(*held_out) == training and sum(map(len, held_out)) == len(training)
+    assert all(not (fitted & test) for fitted, test in seen)  # never trained on what it labels
+    assert decisions.sum(1).min() >= 1  # the at-least-one rule applies as in fit
