@@ -1,11 +1,13 @@
 """The reference the recurrent models are measured against: TF-IDF + one-vs-rest logistic
 regression on the same split, cleaning and K-fold scheme as `pytrain fit`.
 
-    python benchmarks/baseline_tfidf.py [--data FILE] [--folds 5] [--seeds 0,1,2] [--C 10]
+    python benchmarks/baseline_tfidf.py [--data FILE] [--folds 5] [--seeds 0,1,2] [--C 10] [--nested 4]
 
 For each seed: K models on K folds of the training part (the course split's 304 non-test texts),
 thresholds tuned on the out-of-fold probabilities, the test part scored with the mean
-probability of the K models. Prints test macro F1 per threshold mode, and "predict every label".
+probability of the K models, with fit's decision rule (at least one label per text). Prints test
+macro F1 per threshold mode, and "predict every label"; `--nested 4` also the nested
+cross-validation score of `benchmarks/nested_cv.py`, for comparison on the same footing.
 """
 
 from __future__ import annotations
@@ -35,12 +37,40 @@ def fold_ensemble(texts: np.ndarray, y: np.ndarray, test: np.ndarray, folds: int
     return held_out, test_probs
 
 
+def decisions(corpus, y: np.ndarray, fit_idx: np.ndarray, eval_idx: np.ndarray, args, seed: int) -> dict:
+    """{threshold mode: decisions on `eval_idx`}, everything learned from `fit_idx` alone, as `fit` does."""
+    cleaner = Cleaner(CleaningConfig()).fit([corpus.texts[i] for i in fit_idx])
+    texts = np.array(cleaner.transform_all(corpus.texts), dtype=object)
+    held_out, probs = fold_ensemble(texts[fit_idx], y[fit_idx], texts[eval_idx], args.folds, seed, args.C)
+    out = {}
+    for mode in metrics.THRESHOLD_MODES:
+        th = metrics.tune_thresholds(y[fit_idx], held_out, mode)
+        out[mode] = metrics.predict(probs, th, args.at_least_one)
+    return out
+
+
+def nested(corpus, y: np.ndarray, train: np.ndarray, args, seed: int) -> dict:
+    """{threshold mode: pooled held-out decisions over `train`} (see benchmarks/nested_cv.py)."""
+    pooled = {m: np.zeros((len(train), y.shape[1]), dtype=int) for m in metrics.THRESHOLD_MODES}
+    for a, b in KFold(args.nested, shuffle=True, random_state=seed).split(train):
+        for mode, d in decisions(corpus, y, train[a], train[b], args, seed).items():
+            pooled[mode][b] = d
+    return pooled
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--C", type=float, default=10.0, help="inverse L2 strength of the logistic regressions")
+    ap.add_argument("--no-at-least-one", dest="at_least_one", action="store_false", help="as fit's option")
+    ap.add_argument(
+        "--nested",
+        type=int,
+        metavar="OUTER",
+        help="also score nested cross-validation over the training part with OUTER folds, as nested_cv.py",
+    )
     args = ap.parse_args()
 
     corpus = read_tsv(find_data(args.data))
@@ -48,21 +78,23 @@ def main() -> None:
     y, _ = labels.encode(corpus.labels)
     split = split_indices(len(corpus.texts))
     train = np.sort(np.concatenate([split.train, split.val]))
-    cleaner = Cleaner(CleaningConfig()).fit([corpus.texts[i] for i in train])
-    texts = np.array(cleaner.transform_all(corpus.texts), dtype=object)
-
     every = metrics.scores(y[split.test], np.ones_like(y[split.test]))["macro_f1"]
     print(f"{len(train)} training texts, {len(split.test)} test texts, {len(labels)} labels")
     print(f"predict every label: test macro F1 {every:.3f}")
-    results: dict[str, list[float]] = {m: [] for m in metrics.THRESHOLD_MODES}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        held_out, test_probs = fold_ensemble(texts[train], y[train], texts[split.test], args.folds, seed, args.C)
-        for mode in results:
-            th = metrics.tune_thresholds(y[train], held_out, mode)
-            results[mode].append(metrics.scores(y[split.test], metrics.predict(test_probs, th))["macro_f1"])
-    print(f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, test macro F1 over seeds:")
-    for mode, values in results.items():
-        print(f"  thresholds {mode:<9}  {np.mean(values):.3f} ± {np.std(values):.3f}   {np.round(values, 3).tolist()}")
+    parts = {"test": lambda seed: (decisions(corpus, y, train, split.test, args, seed), y[split.test])}
+    if args.nested:
+        parts[f"nested ({args.nested} outer folds)"] = lambda seed: (nested(corpus, y, train, args, seed), y[train])
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for part, run in parts.items():
+        results: dict[str, list[float]] = {m: [] for m in metrics.THRESHOLD_MODES}
+        for seed in seeds:
+            found, truth = run(seed)
+            for mode, d in found.items():
+                results[mode].append(metrics.scores(truth, d)["macro_f1"])
+        print(f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, {part} macro F1 over seeds:")
+        for mode, values in results.items():
+            spread = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+            print(f"  thresholds {mode:<9}  {spread}   {np.round(values, 3).tolist()}")
 
 
 if __name__ == "__main__":
