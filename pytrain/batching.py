@@ -47,6 +47,16 @@ class EncodedDataset(Dataset):
     def lengths(self) -> np.ndarray:
         return np.array([len(s) for s in self.ids])
 
+    def document_frequency(self, vocab_size: int) -> np.ndarray:
+        """(vocab_size,) how many of these texts hold each token id."""
+        if not self.ids:
+            return np.zeros(vocab_size, dtype=np.int64)
+        return np.bincount(np.concatenate([np.unique(s) for s in self.ids]), minlength=vocab_size)
+
+    def keep_tokens(self, keep: np.ndarray) -> EncodedDataset:
+        """The same texts with only the token ids where `keep` (a (vocab,) bool mask) is true."""
+        return EncodedDataset([s[keep[s]] for s in self.ids], self.labels)
+
 
 def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
     lengths = torch.tensor([len(ids) for ids, _ in items], dtype=torch.int64)

@@ -80,6 +80,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
         help="K > 1: train K models on K folds of the training part, tune thresholds on their out-of-fold "
         "predictions and average their probabilities; 1: one model with a validation part (--val-size)",
     )
+    p.add_argument(
+        "--fold-vocab",
+        action="store_true",
+        help="each fold model keeps only tokens in >= --min-df texts of its own training folds, so its "
+        "held-out texts look like unseen ones (the thresholds are tuned on them)",
+    )
     p.add_argument("--keep-stop-words", dest="stop_words", action="store_false")
     p.add_argument("--keep-numbers", dest="drop_numbers", action="store_false")
     p.add_argument("--min-df", type=int, default=d.min_df, help="drop words in fewer training documents")

@@ -64,6 +64,7 @@ class FitConfig:
     thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
     at_least_one: bool = True  # a text where no label reaches its threshold gets the nearest one
     folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
+    fold_vocab: bool = False  # each fold keeps only tokens in >= min_df texts of its fit part (see fold_parts)
     stop_words: bool = True
     drop_numbers: bool = True
     min_df: int = 2
@@ -318,6 +319,20 @@ def new_model(mc: ModelConfig, vectors: torch.Tensor | None, device: torch.devic
     return model.to(device)
 
 
+def fold_parts(prep: Prepared, fit_idx: np.ndarray, out_idx: np.ndarray, cfg: FitConfig):
+    """A fold's (fit, held-out) parts of the training part. The vocabulary was built on the whole
+    training part, so a held-out text still holds words that only it and one other text use,
+    words an unseen text would have lost in cleaning: its probabilities, and the thresholds tuned
+    on them, would be those of richer texts than the test part's. With `fold_vocab`, tokens in
+    fewer than `min_df` texts of the fit part are dropped from both parts, as cleaning on the fit
+    part alone would have dropped them."""
+    fit_part, out_part = prep.train.subset(fit_idx), prep.train.subset(out_idx)
+    if not cfg.fold_vocab:
+        return fit_part, out_part
+    keep = fit_part.document_frequency(prep.tokenizer.vocab_size) >= max(cfg.min_df, 1)
+    return fit_part.keep_tokens(keep), out_part.keep_tokens(keep)
+
+
 def train_members(
     mc: ModelConfig, prep: Prepared, cfg: FitConfig, device: torch.device
 ) -> tuple[nn.Module, list[dict], np.ndarray, np.ndarray]:
@@ -336,7 +351,7 @@ def train_members(
     held_out = np.zeros(prep.train.labels.shape, dtype=np.float32)
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
     for k, (fit_idx, out_idx) in enumerate(kfold.split(np.arange(n))):
-        fit_part, out_part = prep.train.subset(fit_idx), prep.train.subset(out_idx)
+        fit_part, out_part = fold_parts(prep, fit_idx, out_idx, cfg)
         model = new_model(mc, prep.vectors, device)
         desc = f"fold {k + 1}/{cfg.folds} "
         history += [{"fold": k, **h} for h in train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, desc)]

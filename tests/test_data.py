@@ -130,3 +130,24 @@ def test_kfold_splits_cover_every_row_once_as_test():
         assert len(f.train) + len(f.val) + len(f.test) == 50
     with pytest.raises(UserError, match="--cv 1"):
         kfold_splits(50, 1)
+
+
+def test_fold_vocab_drops_tokens_rare_in_the_folds_fit_part_from_both_parts():
+    from types import SimpleNamespace
+
+    from pytrain.train import FitConfig, fold_parts
+
+    # Token 9 is in two texts, one of them held out: the fit part alone has it once (< min_df 2).
+    ids = [np.array([5, 6, 9]), np.array([5, 7]), np.array([6, 7, 8]), np.array([9, 5]), np.array([8, 8])]
+    train = EncodedDataset(ids, np.eye(5, 2))
+    prep = SimpleNamespace(train=train, tokenizer=SimpleNamespace(vocab_size=10))
+    fit_idx, out_idx = np.array([0, 1, 2, 4]), np.array([3])
+    assert train.document_frequency(10).tolist() == [0, 0, 0, 0, 0, 3, 2, 2, 2, 2]
+    fit_part, out_part = fold_parts(prep, fit_idx, out_idx, FitConfig(min_df=2, fold_vocab=True))
+    assert [s.tolist() for s in fit_part.ids] == [[5, 6], [5, 7], [6, 7, 8], [8, 8]]  # 8: in 2 fit texts
+    assert [s.tolist() for s in out_part.ids] == [[5]]
+    assert (out_part.labels == train.labels[out_idx]).all()
+    plain = fold_parts(prep, fit_idx, out_idx, FitConfig(min_df=2, fold_vocab=False))
+    assert [s.tolist() for s in plain[1].ids] == [[9, 5]]
+    only_rare = EncodedDataset([np.array([9])], np.zeros((1, 2))).keep_tokens(np.arange(10) != 9)
+    assert only_rare.ids[0].tolist() == [1]  # everything dropped -> <unk>, as cleaning leaves it
