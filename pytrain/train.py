@@ -319,7 +319,9 @@ def new_model(mc: ModelConfig, vectors: torch.Tensor | None, device: torch.devic
     return model.to(device)
 
 
-def fold_parts(prep: Prepared, fit_idx: np.ndarray, out_idx: np.ndarray, cfg: FitConfig):
+def fold_parts(
+    prep: Prepared, fit_idx: np.ndarray, out_idx: np.ndarray, cfg: FitConfig
+) -> tuple[EncodedDataset, EncodedDataset]:
     """A fold's (fit, held-out) parts of the training part. The vocabulary was built on the whole
     training part, so a held-out text still holds words that only it and one other text use,
     words an unseen text would have lost in cleaning: its probabilities, and the thresholds tuned

@@ -55,7 +55,10 @@ def test_fold_ensemble_trains_one_model_per_fold_and_reloads(tmp_path, biotech_t
     test = split_indices(len(corpus.texts)).test
     names, probs, thresholds = probabilities(run, [corpus.texts[i] for i in test])
     y, _ = run.labels.encode([corpus.labels[i] for i in test])
-    assert metrics.scores(y, metrics.predict(probs, thresholds))["macro_f1"] == pytest.approx(m["macro_f1"])
+    assert run.at_least_one  # the default rule, saved with the run
+    decisions = metrics.predict(probs, thresholds, run.at_least_one)
+    assert metrics.scores(y, decisions)["macro_f1"] == pytest.approx(m["macro_f1"])
+    assert decisions.sum(1).min() >= 1
 
 
 def test_ensemble_returns_the_logit_of_the_mean_probability():
