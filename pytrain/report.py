@@ -60,8 +60,9 @@ def write_compare_report(out: Path, rows: list[dict], runs: list[dict], cfg, see
         f"Data: `{cfg.data or 'default'}`; {split}; seeds {', '.join(map(str, seeds))}; "
         f"budget: up to {cfg.epochs} epochs (patience {cfg.patience}), batch {cfg.batch_size}, lr {cfg.lr}, "
         f"embedding {cfg.embed_dim}, max length {cfg.max_len or 'none'}, pooling {cfg.pool}, "
-        f"thresholds {cfg.thresholds} (tuned on {held_out}). Every model's hidden size is chosen so that its "
-        f"parameters without embeddings match the RNN's (hidden {cfg.rnn_hidden}). Values are mean ± std over "
+        f"thresholds {cfg.thresholds} (tuned on {held_out})"
+        f"{', at least one label per text' if cfg.at_least_one else ''}. Every model's hidden size is chosen so "
+        f"that its parameters without embeddings match the RNN's (hidden {cfg.rnn_hidden}). Values are mean ± std over "
         f"{len(seeds) * (cv or 1)} run(s).",
         "",
         "| model | tokenizer | vocab | hidden | parameters (no emb.) | best epoch | test macro F1 | macro F1 "
