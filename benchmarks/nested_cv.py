@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--outer", type=int, default=4, help="outer folds over the training part")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (folds, starts and order)")
     args = ap.parse_args()
+    if args.outer < 2:
+        ap.error(f"--outer {args.outer}: needs at least 2 folds")
     base = _fit_config(args)
     pooled = []
     for seed in [int(s) for s in args.seeds.split(",")]:
