@@ -23,7 +23,7 @@ from sklearn.model_selection import KFold, train_test_split
 
 from pytrain import metrics
 from pytrain.batching import make_loader
-from pytrain.cli import _add_fit_options, _fit_config
+from pytrain.cli import add_fit_options, fit_config_from_args
 from pytrain.data import Split, find_data, read_tsv, split_indices
 from pytrain.train import FitConfig, pick_device, predict_probs, prepare, run_model
 
@@ -53,13 +53,13 @@ def nested_decisions(cfg: FitConfig, outer: int) -> tuple[np.ndarray, np.ndarray
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_fit_options(ap)
+    add_fit_options(ap)
     ap.add_argument("--outer", type=int, default=4, help="outer folds over the training part")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (folds, starts and order)")
     args = ap.parse_args()
     if args.outer < 2:
         ap.error(f"--outer {args.outer}: needs at least 2 folds")
-    base = _fit_config(args)
+    base = fit_config_from_args(args)
     pooled = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         start = time.perf_counter()

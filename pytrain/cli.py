@@ -7,11 +7,15 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytrain.errors import UserError
 
+if TYPE_CHECKING:
+    from pytrain.train import FitConfig
 
-def _add_fit_options(p: argparse.ArgumentParser) -> None:
+
+def add_fit_options(p: argparse.ArgumentParser) -> None:
     from pytrain.train import FitConfig
 
     d = FitConfig()
@@ -102,7 +106,8 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false")
 
 
-def _fit_config(args: argparse.Namespace):
+def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
+    """The FitConfig of parsed `add_fit_options` arguments."""
     from pytrain.train import FitConfig
 
     return FitConfig(**{f.name: getattr(args, f.name) for f in fields(FitConfig) if hasattr(args, f.name)})
@@ -111,7 +116,7 @@ def _fit_config(args: argparse.Namespace):
 def cmd_fit(args: argparse.Namespace) -> None:
     from pytrain.train import fit
 
-    cfg = _fit_config(args)
+    cfg = fit_config_from_args(args)
     res = fit(cfg)
     m = res.metrics
     print(f"run folder: {res.run_dir}")
@@ -207,13 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("fit", help="train one model and report test macro F1")
-    _add_fit_options(p)
+    add_fit_options(p)
     p.set_defaults(func=cmd_fit)
 
     from pytrain.compare import add_compare_parser
     from pytrain.predict import add_predict_parsers
 
-    add_compare_parser(sub, _add_fit_options, _fit_config)
+    add_compare_parser(sub, add_fit_options, fit_config_from_args)
     add_predict_parsers(sub)
 
     bpe = sub.add_parser("bpe", help="train or apply a bpe_rs tokenizer on a corpus").add_subparsers(

@@ -47,9 +47,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     texts = [t for t in lines if t.strip()]
     if not texts:
         raise UserError(f"{args.input}: no text to label (one text per line)")
-    names, probs, thresholds = probabilities(run, texts)
-    decisions = metrics.predict(probs, thresholds, run.at_least_one)
-    for text, p, d in zip(texts, probs, decisions, strict=True):
+    names, probs, _ = probabilities(run, texts)
+    for text, p, d in zip(texts, probs, run.decide(probs), strict=True):
         chosen = [(names[j], p[j]) for j in np.flatnonzero(d)]
         if args.probs:
             print(
@@ -71,11 +70,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     run = load_run(args.run)
     corpus = read_tsv(args.data)
-    names, probs, thresholds = probabilities(run, corpus.texts)
+    names, probs, _ = probabilities(run, corpus.texts)
     y, unknown = LabelSet(names).encode(corpus.labels)
     if unknown:
         print(f"labels not known to the run (ignored): {', '.join(sorted(unknown))}")
-    s = metrics.scores(y, metrics.predict(probs, thresholds, run.at_least_one), names)
+    s = metrics.scores(y, run.decide(probs), names)
     print(
         f"{len(corpus)} texts: macro F1 {s['macro_f1']:.4f} (labels present: {s['macro_f1_present']:.4f}), "
         f"micro F1 {s['micro_f1']:.4f}, subset accuracy {s['subset_accuracy']:.4f}"

@@ -455,6 +455,10 @@ class SavedRun:
     max_len: int | None  # texts were cut to this many tokens in training; predictions cut them alike
     at_least_one: bool  # the decision rule the run was scored with
 
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Multi-hot decisions for `probs`, with the run's thresholds and decision rule."""
+        return metrics.predict(probs, self.thresholds, self.at_least_one)
+
 
 def load_run(path: str | Path) -> SavedRun:
     from pytrain.tokens import load_tokenizer
