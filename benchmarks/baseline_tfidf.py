@@ -7,7 +7,7 @@ For each seed: K models on K folds of the training part (the course split's 304 
 thresholds tuned on the out-of-fold probabilities, the test part scored with the mean
 probability of the K models, with fit's decision rule (at least one label per text). Prints test
 macro F1 per threshold mode, and "predict every label"; `--nested 4` also the nested
-cross-validation score of `benchmarks/nested_cv.py`, for comparison on the same footing.
+cross-validation score of `python -m pytrain nested`, for comparison on the same footing.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def decisions(corpus, y: np.ndarray, fit_idx: np.ndarray, eval_idx: np.ndarray, 
 
 
 def nested(corpus, y: np.ndarray, train: np.ndarray, args, seed: int) -> dict:
-    """{threshold mode: pooled held-out decisions over `train`} (see benchmarks/nested_cv.py)."""
+    """{threshold mode: pooled held-out decisions over `train`} (as `python -m pytrain nested`)."""
     pooled = {m: np.zeros((len(train), y.shape[1]), dtype=int) for m in metrics.THRESHOLD_MODES}
     for a, b in KFold(args.nested, shuffle=True, random_state=seed).split(train):
         for mode, d in decisions(corpus, y, train[a], train[b], args, seed).items():
@@ -69,7 +69,7 @@ def main() -> None:
         "--nested",
         type=int,
         metavar="OUTER",
-        help="also score nested cross-validation over the training part with OUTER folds, as nested_cv.py",
+        help="also score nested cross-validation over the training part with OUTER folds (as pytrain nested)",
     )
     args = ap.parse_args()
 
@@ -78,7 +78,7 @@ def main() -> None:
     y, _ = labels.encode(corpus.labels)
     split = split_indices(len(corpus.texts))
     train = np.sort(np.concatenate([split.train, split.val]))
-    every = metrics.scores(y[split.test], np.ones_like(y[split.test]))["macro_f1"]
+    every = metrics.scores(y[split.test], np.ones_like(y[split.test])).macro_f1
     print(f"{len(train)} training texts, {len(split.test)} test texts, {len(labels)} labels")
     print(f"predict every label: test macro F1 {every:.3f}")
     parts = {"test": lambda seed: (decisions(corpus, y, train, split.test, args, seed), y[split.test])}
@@ -90,7 +90,7 @@ def main() -> None:
         for seed in seeds:
             found, truth = run(seed)
             for mode, d in found.items():
-                results[mode].append(metrics.scores(truth, d)["macro_f1"])
+                results[mode].append(metrics.scores(truth, d).macro_f1)
         print(f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, {part} macro F1 over seeds:")
         for mode, values in results.items():
             spread = f"{np.mean(values):.3f} ± {np.std(values):.3f}"

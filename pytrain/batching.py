@@ -1,5 +1,6 @@
 """Batches: a dataset of encoded texts, a `collate_fn` that pads each batch to its own
-longest sequence, and a sampler that groups texts of similar length (less padding)."""
+longest sequence, a sampler that groups texts of similar length (less padding), and batches
+cut by a token budget for inference (memory bounded whatever the texts' lengths)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,23 @@ def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, seed: int = 
         return DataLoader(ds, batch_sampler=BucketSampler(ds.lengths(), batch_size, seed), collate_fn=collate)
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=gen)
+
+
+def budget_batches(lengths: np.ndarray, max_tokens: int, max_texts: int = 256) -> list[np.ndarray]:
+    """Indices sorted by length, longest first, cut into batches whose padded size (texts x the
+    batch's longest) stays within `max_tokens` (a text longer than that gets a batch of its own)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = int(min(max(max_tokens // longest, 1), max_texts))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def budget_loader(ds: EncodedDataset, max_tokens: int) -> DataLoader:
+    """Batches of `budget_batches`, in that order (callers put the results back in place)."""
+    return DataLoader(
+        ds, batch_sampler=[b.tolist() for b in budget_batches(ds.lengths(), max_tokens)], collate_fn=collate
+    )

@@ -4,6 +4,7 @@ rules are applied to validation, test and new texts (`transform`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from pytrain.data import write_json_atomic
+from pytrain.files import write_json_atomic
 
 
 @dataclass
@@ -40,13 +41,15 @@ class Cleaner:
         }
         return self
 
-    def transform(self, text: str) -> str:
+    def transform(self, text: str, limit: int | None = None) -> str:
+        """The kept words of `text`; with `limit`, only its first `limit` kept words."""
         if self.keep is None:
             raise RuntimeError("Cleaner.transform called before fit")
-        return " ".join(w for w in text.split() if w in self.keep)
+        kept = (w for w in text.split() if w in self.keep)
+        return " ".join(kept if limit is None else itertools.islice(kept, limit))
 
-    def transform_all(self, texts: list[str]) -> list[str]:
-        return [self.transform(t) for t in texts]
+    def transform_all(self, texts: list[str], limit: int | None = None) -> list[str]:
+        return [self.transform(t, limit) for t in texts]
 
     def save(self, path: Path) -> None:
         write_json_atomic(path, {"config": asdict(self.config), "keep": sorted(self.keep or ())})

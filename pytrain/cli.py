@@ -1,158 +1,68 @@
-"""Command line: `python -m pytrain {fit,compare,predict,evaluate,bpe,data}`."""
+"""Command line: `python -m pytrain {fit,compare,nested,predict,evaluate,bpe,data}`.
+
+Each command imports what it needs when it runs: `--help`, `bpe` and `data` never load torch
+or scikit-learn. Errors a user can fix print one line and exit with status 2."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pytrain.errors import UserError
-
-if TYPE_CHECKING:
-    from pytrain.train import FitConfig
-
-
-def add_fit_options(p: argparse.ArgumentParser) -> None:
-    from pytrain.train import FitConfig
-
-    d = FitConfig()
-    p.add_argument(
-        "--data",
-        help="course .tsv (default: $PYTRAIN_DATA, data/biotech_news.tsv, ../shared/data/biotech_news.tsv)",
-    )
-    p.add_argument("--model", choices=["rnn", "lstm", "attn"], default=d.model)
-    p.add_argument("--tokenizer", choices=["word", "bpe"], default=d.tokenizer)
-    p.add_argument("--vocab-size", type=int, default=d.vocab_size, help="BPE vocabulary size")
-    p.add_argument("--min-count", type=int, help="word: min count of a word (1); bpe: min count of a pair (2)")
-    p.add_argument("--embed-dim", type=int, default=d.embed_dim)
-    p.add_argument(
-        "--init-embeddings",
-        choices=["svd", "random"],
-        default=d.init_embeddings,
-        help="start the embedding from PPMI-SVD vectors of the training texts, or from N(0, 1)",
-    )
-    p.add_argument("--hidden", type=int, default=d.hidden)
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--attn-dim", type=int, help="attention size (attn model; default: hidden)")
-    p.add_argument(
-        "--pool",
-        choices=["last", "mean", "max", "meanmax"],
-        default=d.pool,
-        help="text summary: the output at the true last token (the course formula), mean / max over tokens, "
-        "or mean and max side by side",
-    )
-    p.add_argument(
-        "--match-params",
-        choices=["rnn"],
-        help="choose the hidden size so the parameters match an RNN of --rnn-hidden",
-    )
-    p.add_argument("--rnn-hidden", type=int, default=d.rnn_hidden)
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--clip", type=float, default=d.clip, help="gradient norm clipping")
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping patience (epochs)")
-    p.add_argument(
-        "--ema",
-        type=float,
-        default=d.ema,
-        help="evaluate and keep a moving average of the weights with this decay, e.g. 0.95 (0: off)",
-    )
-    p.add_argument("--pos-weight-cap", type=float, default=d.pos_weight_cap)
-    p.add_argument("--max-len", type=int, help="truncate texts to this many tokens (off by default)")
-    p.add_argument(
-        "--thresholds",
-        choices=["fixed", "global", "per-label"],
-        default=d.thresholds,
-        help="decision thresholds, tuned on the out-of-fold (or validation) predictions",
-    )
-    p.add_argument(
-        "--no-at-least-one",
-        dest="at_least_one",
-        action="store_false",
-        help="keep texts where no label reaches its threshold label-less (by default they get the nearest label)",
-    )
-    p.add_argument(
-        "--folds",
-        type=int,
-        default=d.folds,
-        help="K > 1: train K models on K folds of the training part, tune thresholds on their out-of-fold "
-        "predictions and average their probabilities; 1: one model with a validation part (--val-size)",
-    )
-    p.add_argument(
-        "--fold-vocab",
-        action="store_true",
-        help="each fold model keeps only tokens in >= --min-df texts of its own training folds, so its "
-        "held-out texts look like unseen ones (the thresholds are tuned on them)",
-    )
-    p.add_argument("--keep-stop-words", dest="stop_words", action="store_false")
-    p.add_argument("--keep-numbers", dest="drop_numbers", action="store_false")
-    p.add_argument("--min-df", type=int, default=d.min_df, help="drop words in fewer training documents")
-    p.add_argument("--max-df", type=float, default=d.max_df, help="drop words in a larger fraction of them")
-    p.add_argument("--test-size", type=float, default=d.test_size)
-    p.add_argument("--split-seed", type=int, default=d.split_seed, help="random_state of the split")
-    p.add_argument("--val-size", type=float, default=d.val_size, help="the validation part (--folds 1 only)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)
-    p.add_argument("--no-bucket", dest="bucket", action="store_false", help="no length bucketing")
-    p.add_argument("--limit", type=int, help="use only the first N rows")
-    p.add_argument("--out", default=d.out, help="folder of run folders")
-    p.add_argument("--name", help="run folder name (default: model-tokenizer-time)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-
-
-def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
-    """The FitConfig of parsed `add_fit_options` arguments."""
-    from pytrain.train import FitConfig
-
-    return FitConfig(**{f.name: getattr(args, f.name) for f in fields(FitConfig) if hasattr(args, f.name)})
+from pytrain.config import add_fit_options, fit_config_from_args, flag
+from pytrain.errors import ConfigError, UserError
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from pytrain.train import fit
+    from pytrain.fit import fit
 
     cfg = fit_config_from_args(args)
-    res = fit(cfg)
-    m = res.metrics
-    print(f"run folder: {res.run_dir}")
+    run = fit(cfg)
+    r = run.result
+    print(f"run folder: {run.run_dir}")
     print(
-        f"model {cfg.model} x{cfg.layers} (hidden {m['hidden']}), tokenizer {cfg.tokenizer} "
-        f"(vocab {m['vocab_size']}), {m['parameters']:,} parameters without embeddings, device {m['device']}"
+        f"model {cfg.model} x{cfg.layers} (hidden {r.hidden}), tokenizer {cfg.tokenizer} "
+        f"(vocab {r.vocab_size}), {r.parameters:,} parameters without embeddings, device {r.device}"
     )
     if cfg.match_params == "rnn":
         from pytrain.models import ModelConfig, count_parameters
 
-        rnn = ModelConfig("rnn", m["vocab_size"], len(m["per_label_f1"]), cfg.embed_dim, cfg.rnn_hidden)
+        rnn = ModelConfig("rnn", r.vocab_size, len(r.thresholds), cfg.embed_dim, cfg.rnn_hidden, pool=cfg.pool)
         print(
-            f"parameters matched: {cfg.model} {m['parameters']:,} vs one-layer RNN at hidden {cfg.rnn_hidden} "
+            f"parameters matched: {cfg.model} {r.parameters:,} vs one-layer RNN at hidden {cfg.rnn_hidden} "
             f"{count_parameters(rnn):,} (embeddings excluded)"
         )
+    epochs = ", ".join(map(str, r.best_epochs))
     if cfg.folds > 1:
-        epochs = ", ".join(map(str, m["best_epochs"]))
         print(
-            f"ensemble of {cfg.folds} models (per model: {m['parameters']:,} parameters), best epochs {epochs}, "
-            f"out-of-fold macro F1 {m['val_macro_f1']:.4f}, {m['train_seconds']:.1f}s"
+            f"ensemble of {cfg.folds} models, best epochs {epochs}, out-of-fold macro F1 "
+            f"{r.held_out_macro_f1:.4f}, {r.train_seconds:.1f}s"
         )
     else:
-        print(f"best epoch {m['best_epochs'][0]}/{m['epochs_run']}, {m['train_seconds']:.1f}s")
+        print(f"best epoch {epochs}/{r.epochs_run}, {r.train_seconds:.1f}s")
+    empty = ", ".join(f"{n} {part}" for part, n in r.empty_texts.items() if n)
+    if empty:
+        print(f"texts left without a word by cleaning: {empty}")
+    t = r.test
     print(
-        f"test macro F1 {m['macro_f1']:.4f} (labels present: {m['macro_f1_present']:.4f}), "
-        f"micro F1 {m['micro_f1']:.4f}, subset accuracy {m['subset_accuracy']:.4f}"
+        f"test macro F1 {t.macro_f1:.4f} (labels present: {t.macro_f1_present:.4f}), "
+        f"micro F1 {t.micro_f1:.4f}, subset accuracy {t.subset_accuracy:.4f}"
     )
+    if r.test_unseen and r.test_unseen.texts < t.texts:
+        print(f"test macro F1 on the {r.test_unseen.texts} texts not in the training part {r.test_unseen.macro_f1:.4f}")
 
 
 def cmd_bpe_train(args: argparse.Namespace) -> None:
     import bpe_rs
+    from pytrain.files import check_writable_file
     from pytrain.tokens import merge_progress
 
     for p in args.input:
         if not Path(p).is_file():
             raise UserError(f"{p}: no such file")
+    check_writable_file(args.out, "tokenizer")
     size = sum(Path(p).stat().st_size for p in args.input)
     start = time.perf_counter()
     try:
@@ -164,10 +74,10 @@ def cmd_bpe_train(args: argparse.Namespace) -> None:
                 threads=args.threads,
                 progress=report,
             )
-    except (OSError, ValueError) as e:
+        seconds = time.perf_counter() - start
+        tok.save(args.out)
+    except (OSError, ValueError, OverflowError) as e:
         raise UserError(str(e)) from None
-    seconds = time.perf_counter() - start
-    tok.save(args.out)
     merges = tok.merges()
     print(f"corpus: {', '.join(args.input)} ({size / 1e6:.1f} MB)")
     print(f"vocabulary {tok.vocab_size} ({len(merges)} merges) in {seconds:.2f}s -> {args.out}")
@@ -196,29 +106,32 @@ def cmd_bpe_encode(args: argparse.Namespace) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> None:
     from pytrain.data import convert_csv
+    from pytrain.files import check_writable_file
 
     rename = {}
     for item in args.rename_label or []:
         old, sep, new = item.partition("=")
-        if not sep:
+        if not sep or not old.strip() or not new.strip():
             raise UserError(f"--rename-label {item!r}: expected OLD=NEW")
-        rename[old] = new
+        rename[old.strip()] = new.strip()
+    check_writable_file(args.output)
     n = convert_csv(args.input, args.output, rename)
     print(f"wrote {n} rows to {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pytrain.compare import add_compare_parser
+    from pytrain.nested import add_nested_parser
+    from pytrain.predict import add_predict_parsers
+
     parser = argparse.ArgumentParser(prog="python -m pytrain", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("fit", help="train one model and report test macro F1")
+    p = sub.add_parser("fit", help="train a model (a fold ensemble by default) and report test macro F1")
     add_fit_options(p)
     p.set_defaults(func=cmd_fit)
-
-    from pytrain.compare import add_compare_parser
-    from pytrain.predict import add_predict_parsers
-
-    add_compare_parser(sub, add_fit_options, fit_config_from_args)
+    add_compare_parser(sub)
+    add_nested_parser(sub)
     add_predict_parsers(sub)
 
     bpe = sub.add_parser("bpe", help="train or apply a bpe_rs tokenizer on a corpus").add_subparsers(
@@ -255,9 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        sys.stdout.flush()
+    except ConfigError as e:
+        print(f"error: {flag(e.field)} {e.value}: {e.problem}", file=sys.stderr)
         return 2
+    except UserError as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line, whatever the message holds
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -3,16 +3,18 @@ converting the dataset's original CSV into the course format."""
 
 from __future__ import annotations
 
-import json
+import csv
+import io
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from pytrain.errors import UserError
+from pytrain.files import write_text_atomic
 
 ENV_VAR = "PYTRAIN_DATA"
 # Looked for in this order after --data and $PYTRAIN_DATA (relative to the working directory).
@@ -57,7 +59,7 @@ def read_tsv(path: str | os.PathLike) -> Corpus:
         raw = path.read_bytes()
     except OSError as e:
         raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
-    lines = raw.split(b"\n")
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte order mark is not part of the header
     header = _decode(path, 1, lines[0]).rstrip("\r").split("\t")
     for col in ("text", "labels"):
         if col not in header:
@@ -114,13 +116,6 @@ class LabelSet:
                     unknown.add(name)
         return y, unknown
 
-    def save(self, path: Path) -> None:
-        write_json_atomic(path, self.names)
-
-    @classmethod
-    def load(cls, path: Path) -> LabelSet:
-        return cls(json.loads(Path(path).read_text()))
-
 
 @dataclass
 class Split:
@@ -132,23 +127,18 @@ class Split:
 def split_indices(n: int, test_size: float = 0.2, random_state: int = 0, val_size: float = 0.15) -> Split:
     """The course split (`train_test_split(test_size=0.2, random_state=0)` on the rows), then a
     validation part carved out of the training part for early stopping and thresholds."""
+    from sklearn.model_selection import train_test_split
+
     idx = np.arange(n)
+    n_test = math.ceil(test_size * n)  # as scikit-learn counts it
+    if n_test < 1 or n - n_test < 2:
+        raise UserError(f"{n} rows with test_size {test_size}: the split needs at least 1 test and 2 training rows")
     train, test = train_test_split(idx, test_size=test_size, random_state=random_state)
+    n_val = math.ceil(val_size * len(train))
+    if n_val >= len(train):
+        raise UserError(f"{len(train)} training rows with val_size {val_size}: nothing left to train on")
     train, val = train_test_split(train, test_size=val_size, random_state=random_state)
     return Split(np.sort(train), np.sort(val), np.sort(test))
-
-
-def kfold_splits(n: int, k: int, random_state: int = 0, val_size: float = 0.15) -> list[Split]:
-    """K folds over all rows: each fold is the test part once; validation is carved out of the rest."""
-    from sklearn.model_selection import KFold
-
-    if k < 2 or k > n:
-        raise UserError(f"--cv {k}: needs 2 <= K <= {n} (the number of rows)")
-    splits = []
-    for rest, test in KFold(n_splits=k, shuffle=True, random_state=random_state).split(np.arange(n)):
-        train, val = train_test_split(rest, test_size=val_size, random_state=random_state)
-        splits.append(Split(np.sort(train), np.sort(val), np.sort(test)))
-    return splits
 
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`]")
@@ -163,40 +153,47 @@ def normalise_text(text: str) -> str:
 
 def convert_csv(src: str | os.PathLike, dst: str | os.PathLike, rename: dict[str, str] | None = None) -> int:
     """Converts the dataset's CSV (Title, Content, ..., Label 1..5) to the course `.tsv`.
-    Returns the number of rows written; `rename` maps label spellings (e.g. to merge variants)."""
-    import pandas as pd
-
-    src, dst = Path(src), Path(dst)
+    Returns the number of rows written; `rename` maps label spellings (e.g. to merge variants).
+    A label that the course format cannot hold (a tab, a line break or ", " inside it) is refused
+    with its record number."""
+    src = Path(src)
     try:
-        df = pd.read_csv(src, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise UserError(f"{src}: cannot read as CSV: {e}") from None
-    label_cols = [c for c in df.columns if re.fullmatch(r"Label \d+", c)]
-    if "Content" not in df.columns or not label_cols:
-        raise UserError(f"{src}:1: expected a 'Content' column and 'Label 1'.. columns, found {list(df.columns)}")
-    rename = rename or {}
-    rows = ["text\tlabels"]
-    for record, (content, *names) in enumerate(df[["Content", *label_cols]].itertuples(index=False, name=None), 1):
-        text = normalise_text(content)
-        if not text:
-            raise UserError(f"{src}: record {record}: empty Content")
-        names = [rename.get(x.strip(), x.strip()) for x in names if x.strip()]
-        rows.append(f"{text}\t{LABEL_SEP.join(names)}")
+        text = src.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise UserError(f"{src}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{src}: not valid UTF-8 (byte {e.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise UserError(f"{src}: empty file (expected a header with 'Content' and 'Label 1'.. columns)")
+        label_cols = [i for i, c in enumerate(header) if re.fullmatch(r"Label \d+", c)]
+        if "Content" not in header or not label_cols:
+            raise UserError(f"{src}:1: expected a 'Content' column and 'Label 1'.. columns, found {header}")
+        content = header.index("Content")
+        rename = rename or {}
+        rows = ["text\tlabels"]
+        for record, fields in enumerate(reader, 1):
+            if not fields:
+                continue
+            where = f"{src}: record {record} (line {reader.line_num})"
+            if len(fields) != len(header):
+                raise UserError(f"{where}: expected {len(header)} fields, found {len(fields)}")
+            text = normalise_text(fields[content])
+            if not text:
+                raise UserError(f"{where}: empty Content")
+            names = [rename.get(fields[i].strip(), fields[i].strip()) for i in label_cols if fields[i].strip()]
+            for name in names:
+                if any(ch in name for ch in "\t\n\r,"):
+                    raise UserError(
+                        f"{where}: label {name!r} holds a tab, a line break or a comma, which the course "
+                        f"format cannot hold (labels are joined by {LABEL_SEP!r}); respell it with --rename-label"
+                    )
+            rows.append(f"{text}\t{LABEL_SEP.join(names)}")
+    except csv.Error as e:
+        raise UserError(f"{src}:{reader.line_num}: not a valid CSV: {e}") from None
+    if len(rows) == 1:
+        raise UserError(f"{src}: no records after the header")
     write_text_atomic(dst, "\n".join(rows) + "\n")
     return len(rows) - 1
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Writes to a temporary file beside `path`, then renames it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json_atomic(path: str | os.PathLike, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

@@ -5,26 +5,30 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from pytrain.results import Scores
+
 THRESHOLD_MODES = ("fixed", "global", "per-label")
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 
-def scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str] | None = None) -> dict:
+def scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str] | None = None) -> Scores:
     """Macro F1 over all labels (the course's number; a label absent from `y_true` and never
-    predicted scores 0), macro F1 over the labels present, micro F1, subset accuracy."""
+    predicted scores 0), macro F1 over the labels present, micro F1, subset accuracy, and
+    per-label F1 when `names` are given."""
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if len(y_true) == 0:
+        return Scores(0.0, 0.0, 0.0, 0.0, 0, 0, {n: 0.0 for n in names or []})
     present = y_true.sum(0) > 0
     per_label = f1_score(y_true, y_pred, average=None, zero_division=0)
-    out = {
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "macro_f1_present": float(per_label[present].mean()) if present.any() else 0.0,
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
-        "subset_accuracy": float(accuracy_score(y_true, y_pred)),
-        "labels_present": int(present.sum()),
-    }
-    if names is not None:
-        out["per_label_f1"] = {n: float(f) for n, f in zip(names, per_label, strict=True)}
-    return out
+    return Scores(
+        macro_f1=float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        macro_f1_present=float(per_label[present].mean()) if present.any() else 0.0,
+        micro_f1=float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        subset_accuracy=float(accuracy_score(y_true, y_pred)),
+        labels_present=int(present.sum()),
+        texts=len(y_true),
+        per_label_f1={n: float(f) for n, f in zip(names, per_label, strict=True)} if names else {},
+    )
 
 
 def predict(probs: np.ndarray, thresholds: np.ndarray | float, at_least_one: bool = False) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Using a trained run: `predict` labels new texts, `evaluate` scores a labelled .tsv.
-Both apply the run's own cleaning, tokenizer, label list and thresholds, and run on the CPU
-(inference over a few thousand texts needs no GPU; the weights load on any machine)."""
+Both apply the run's own cleaning, tokenizer, length limit, label list, thresholds and decision
+rule, and run on the CPU (the weights load on any machine). Texts are batched by a token
+budget, longest first, so memory stays bounded whatever the input's lengths."""
 
 from __future__ import annotations
 
@@ -10,76 +11,104 @@ import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from pytrain import metrics
-from pytrain.batching import EncodedDataset, make_loader
 from pytrain.data import normalise_text, read_tsv
 from pytrain.errors import UserError
 
 if TYPE_CHECKING:
-    from pytrain.train import SavedRun
+    from pytrain.runs import SavedRun
+
+MAX_TOKENS = 16_384  # tokens (texts x longest) per inference batch
 
 
-def probabilities(run: SavedRun, texts: list[str], batch_size: int = 32) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(label names, (N, labels) probabilities, thresholds) for raw texts, with a run from `load_run`."""
+def probabilities(run: SavedRun, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    """(texts, labels) probabilities for raw texts, in their order."""
+    import torch
+
+    from pytrain.batching import EncodedDataset, budget_loader
     from pytrain.train import predict_probs
 
-    clean = run.cleaner.transform_all([normalise_text(t) for t in texts])
-    labels = np.zeros((len(texts), len(run.labels)), np.float32)
-    ds = EncodedDataset(run.tokenizer.encode_batch(clean), labels, run.max_len)
-    probs, _, _ = predict_probs(run.model, make_loader(ds, batch_size, shuffle=False), torch.device("cpu"))
-    return run.labels.names, probs, run.thresholds
+    # Cleaning keeps at most max_len words: each word is at least one token, and a huge text is
+    # never split into millions of strings.
+    clean = run.cleaner.transform_all([normalise_text(t) for t in texts], limit=run.max_len)
+    ds = EncodedDataset(run.tokenizer.encode_batch(clean), np.zeros((len(texts), len(run.labels))), run.max_len)
+    loader = budget_loader(ds, max_tokens)
+    probs = predict_probs(run.model, loader, torch.device("cpu")).probs
+    out = np.empty_like(probs)
+    out[np.concatenate(list(loader.batch_sampler)) if len(ds) else []] = probs
+    return out
+
+
+def empty_after_cleaning(run: SavedRun, texts: list[str]) -> int:
+    """How many of `texts` keep no word after the run's cleaning (they are labelled from <unk>)."""
+    return sum(not run.cleaner.transform(normalise_text(t), limit=1) for t in texts)
+
+
+def read_lines(source: str) -> list[str]:
+    """The non-blank lines of a file, or of standard input for "-", decoded as strict UTF-8."""
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
+    except OSError as e:
+        raise UserError(f"{source}: cannot read: {e.strerror or e}") from None
+    name = "<stdin>" if source == "-" else source
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    texts = []
+    for n, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as e:
+            raise UserError(f"{name}:{n}: not valid UTF-8 (byte {e.start})") from None
+        if text.strip():
+            texts.append(text)
+    if not texts:
+        raise UserError(f"{name}: no text to label (one text per line)")
+    return texts
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from pytrain.train import load_run
+    from pytrain.runs import load_run
 
     run = load_run(args.run)  # a bad run folder is reported before any input is read
-    if args.input == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        try:
-            with open(args.input, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"{args.input}: cannot read: {e}") from None
-    texts = [t for t in lines if t.strip()]
-    if not texts:
-        raise UserError(f"{args.input}: no text to label (one text per line)")
-    names, probs, _ = probabilities(run, texts)
+    texts = read_lines(args.input)
+    probs = probabilities(run, texts)
+    empty = empty_after_cleaning(run, texts)
+    if empty:
+        print(f"note: {empty} of {len(texts)} texts keep no known word after cleaning", file=sys.stderr)
+    names = run.labels.names
     for text, p, d in zip(texts, probs, run.decide(probs), strict=True):
         chosen = [(names[j], p[j]) for j in np.flatnonzero(d)]
         if args.probs:
-            print(
-                json.dumps(
-                    {
-                        "text": text[:80],
-                        "labels": {n: round(float(q), 4) for n, q in chosen},
-                        "probabilities": {n: round(float(q), 4) for n, q in zip(names, p, strict=True)},
-                    }
-                )
-            )
+            record = {
+                "text": text[:80],
+                "labels": {n: round(float(q), 4) for n, q in chosen},
+                "probabilities": {n: round(float(q), 4) for n, q in zip(names, p, strict=True)},
+            }
+            print(json.dumps(record))
         else:
             print(", ".join(n for n, _ in chosen) or "(no label)")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from pytrain.data import LabelSet
-    from pytrain.train import load_run
+    from pytrain import metrics
+    from pytrain.runs import load_run
 
     run = load_run(args.run)
     corpus = read_tsv(args.data)
-    names, probs, _ = probabilities(run, corpus.texts)
-    y, unknown = LabelSet(names).encode(corpus.labels)
+    y, unknown = run.labels.encode(corpus.labels)
+    if not any(corpus.labels):
+        raise UserError(f"{args.data}: no row has a label: there is nothing to score against")
+    probs = probabilities(run, corpus.texts)
     if unknown:
         print(f"labels not known to the run (ignored): {', '.join(sorted(unknown))}")
-    s = metrics.scores(y, run.decide(probs), names)
+    empty = empty_after_cleaning(run, corpus.texts)
+    if empty:
+        print(f"{empty} of {len(corpus)} texts keep no known word after cleaning")
+    s = metrics.scores(y, run.decide(probs), run.labels.names)
     print(
-        f"{len(corpus)} texts: macro F1 {s['macro_f1']:.4f} (labels present: {s['macro_f1_present']:.4f}), "
-        f"micro F1 {s['micro_f1']:.4f}, subset accuracy {s['subset_accuracy']:.4f}"
+        f"{len(corpus)} texts: macro F1 {s.macro_f1:.4f} (labels present: {s.macro_f1_present:.4f}), "
+        f"micro F1 {s.micro_f1:.4f}, subset accuracy {s.subset_accuracy:.4f}"
     )
-    for name, f1 in s["per_label_f1"].items():
+    for name, f1 in s.per_label_f1.items():
         print(f"  {f1:.3f}  {name}")
 
 

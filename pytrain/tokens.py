@@ -14,8 +14,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import bpe_rs
-from pytrain.data import write_json_atomic
 from pytrain.errors import UserError
+from pytrain.files import write_json_atomic
 
 PAD_ID, UNK_ID = 0, 1
 assert (bpe_rs.PAD_ID, bpe_rs.UNK_ID) == (PAD_ID, UNK_ID)
@@ -115,11 +115,14 @@ def build_tokenizer(
 def load_tokenizer(path: Path) -> TextTokenizer:
     try:
         head = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise UserError(f"{path}: cannot read tokenizer: {e}") from None
     fmt = head.get("format") if isinstance(head, dict) else None
     if fmt == "pytrain-words":
-        return WordTokenizer(head["vocab"])
+        vocab = head.get("vocab")
+        if not isinstance(vocab, list) or vocab[:2] != ["<pad>", "<unk>"] or not all(isinstance(w, str) for w in vocab):
+            raise UserError(f"{path}: 'vocab' must be a list of words starting with <pad>, <unk>")
+        return WordTokenizer(vocab)
     if fmt == "bpe_rs":
         try:
             return BpeTokenizer(bpe_rs.Tokenizer.load(str(path)))

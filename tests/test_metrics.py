@@ -27,8 +27,8 @@ def test_global_threshold_maximises_macro_f1_and_per_label_falls_back_to_it():
     y[:, 2] = 0
     glob = metrics.tune_thresholds(y, probs, "global")
     assert len(set(glob)) == 1
-    best = max(metrics.scores(y, metrics.predict(probs, t))["macro_f1"] for t in metrics.GRID)
-    assert metrics.scores(y, metrics.predict(probs, glob))["macro_f1"] == best
+    best = max(metrics.scores(y, metrics.predict(probs, t)).macro_f1 for t in metrics.GRID)
+    assert metrics.scores(y, metrics.predict(probs, glob)).macro_f1 == best
     per = metrics.tune_thresholds(y, probs, "per-label")
     assert per[2] == glob[2]  # no positive to tune on
     for j in (0, 1, 3, 4):
