@@ -5,9 +5,12 @@ side with torch.nn.RNN / torch.nn.LSTM, in one run (batch 64, embedding 100, hid
     python benchmarks/train_bench.py --lengths 128 256 512 1024 --models lstm attn
     python benchmarks/train_bench.py --device cuda
 
-Each cell runs in a fresh process. Peak memory is what the forward + backward added on top
-of the model and inputs: on CPU the rise of the process's peak resident memory, on CUDA
-torch.cuda.max_memory_allocated.
+Each cell runs in a fresh process. The loss is the mean of the outputs of every step, as in
+`fit` (mean pooling), and the CPU flushes denormal floats to zero: with a loss on the last step
+only, random weights make the gradient decay through the steps into denormal numbers, which
+slow backward several times over on x86 CPUs and would measure the denormals, not the cells.
+Peak memory is what the forward + backward added on top of the model and inputs: on CPU the
+rise of the process's peak resident memory, on CUDA torch.cuda.max_memory_allocated.
 """
 
 from __future__ import annotations
@@ -23,24 +26,19 @@ MODELS = ("torch-rnn", "rnn", "torch-lstm", "lstm", "attn")
 REFERENCE = {"rnn": "torch-rnn", "lstm": "torch-lstm", "attn": "torch-lstm"}
 
 
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        import os
-
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def child(model: str, T: int, B: int, E: int, H: int, device: str, threads: int, repeats: int) -> dict:
     import resource
 
     import torch
     from torch import nn
 
+    from pytrain.measure import rss_mb
     from pytrain.models.attention import AttentionLSTMLayer
     from pytrain.models.lstm import LSTMLayer
     from pytrain.models.rnn import RNNLayer
 
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
     torch.manual_seed(0)
     dev = torch.device(device)
     layer = {
@@ -60,7 +58,7 @@ def child(model: str, T: int, B: int, E: int, H: int, device: str, threads: int,
             out = layer(x, valid)
         else:
             out = layer(x)
-        out[:, -1].sum().backward()
+        out.mean().backward()
         layer.zero_grad(set_to_none=True)
         x.grad = None
 
@@ -69,7 +67,7 @@ def child(model: str, T: int, B: int, E: int, H: int, device: str, threads: int,
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
-        base = current_rss_mb()
+        base = rss_mb()
     step()  # warm-up (counted for memory: later steps reuse what it allocated)
     sync()
     times = []
@@ -104,9 +102,13 @@ def main() -> None:
         ref = REFERENCE.get(m)
         if ref and ref not in models:
             models.insert(models.index(m), ref)
+    import torch
+
+    cpu = torch.backends.cpu.get_cpu_capability()
     print(
-        f"batch {args.batch}, embedding {args.embed}, hidden {args.hidden}, device {args.device}, "
-        f"{args.threads} thread(s), median of {args.repeats}"
+        f"torch {torch.__version__} (CPU capability {cpu}), batch {args.batch}, embedding {args.embed}, "
+        f"hidden {args.hidden}, device {args.device}, {args.threads} thread(s), median of {args.repeats}; "
+        "loss: mean over all steps; denormals flushed to zero"
     )
     print(f"{'model':<12}{'T':>6}{'ms/batch':>12}{'x ref':>8}{'peak MB':>10}")
     for T in args.lengths:
