@@ -24,7 +24,8 @@ run = load_run(sys.argv[1])
 probabilities(run, ["warm up"])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 words = int(sys.argv[2])
-text = " ".join(["company announced approval of the new drug trial"] * (words // 8)) if words > 8 else "new drug approval"
+sentence = "company announced approval of the new drug trial"
+text = " ".join([sentence] * (words // 8)) if words > 8 else "new drug approval"
 start = time.perf_counter()
 probabilities(run, [text])
 seconds = time.perf_counter() - start
