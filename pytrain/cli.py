@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from pathlib import Path
 
 from pytrain.config import add_fit_options, fit_config_from_args, flag
 from pytrain.errors import ConfigError, UserError
@@ -54,56 +52,6 @@ def cmd_fit(args: argparse.Namespace) -> None:
         print(f"test macro F1 on the {r.test_unseen.texts} texts not in the training part {r.test_unseen.macro_f1:.4f}")
 
 
-def cmd_bpe_train(args: argparse.Namespace) -> None:
-    import bpe_rs
-    from pytrain.files import check_writable_file
-    from pytrain.tokens import merge_progress
-
-    for p in args.input:
-        if not Path(p).is_file():
-            raise UserError(f"{p}: no such file")
-    check_writable_file(args.out, "tokenizer")
-    size = sum(Path(p).stat().st_size for p in args.input)
-    start = time.perf_counter()
-    try:
-        with merge_progress("merges") as report:
-            tok = bpe_rs.Tokenizer.train_files(
-                args.input,
-                vocab_size=args.vocab_size,
-                min_frequency=args.min_frequency,
-                threads=args.threads,
-                progress=report,
-            )
-        seconds = time.perf_counter() - start
-        tok.save(args.out)
-    except (OSError, ValueError, OverflowError) as e:
-        raise UserError(str(e)) from None
-    merges = tok.merges()
-    print(f"corpus: {', '.join(args.input)} ({size / 1e6:.1f} MB)")
-    print(f"vocabulary {tok.vocab_size} ({len(merges)} merges) in {seconds:.2f}s -> {args.out}")
-    print("first merges: " + "  ".join(f"{a} + {b}" for a, b in merges[:10]))
-
-
-def cmd_bpe_encode(args: argparse.Namespace) -> None:
-    import bpe_rs
-
-    try:
-        tok = bpe_rs.Tokenizer.load(args.tokenizer)
-        docs = bpe_rs.read_corpus(args.input)
-    except (OSError, ValueError) as e:
-        raise UserError(str(e)) from None
-    start = time.perf_counter()
-    ids, offsets = tok.encode_batch_flat(docs, threads=args.threads)
-    seconds = time.perf_counter() - start
-    chars = sum(len(" ".join(d.split())) for d in docs)
-    unk = int((ids == bpe_rs.UNK_ID).sum())
-    print(f"{len(docs)} documents, {chars:,} characters -> {len(ids):,} tokens in {seconds:.3f}s")
-    print(
-        f"compression: {chars / max(len(ids), 1):.2f} characters per token; "
-        f"{len(ids) / max(len(docs), 1):.1f} tokens per document; {unk} <unk>"
-    )
-
-
 def cmd_convert(args: argparse.Namespace) -> None:
     from pytrain.data import convert_csv
     from pytrain.files import check_writable_file
@@ -134,21 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_nested_parser(sub)
     add_predict_parsers(sub)
 
-    bpe = sub.add_parser("bpe", help="train or apply a bpe_rs tokenizer on a corpus").add_subparsers(
-        dest="bpe_command", required=True
-    )
-    p = bpe.add_parser("train", help="learn merges from .txt (one document per line) or .tsv (text column)")
-    p.add_argument("--input", nargs="+", required=True)
-    p.add_argument("--vocab-size", type=int, required=True)
-    p.add_argument("--min-frequency", type=int, default=2)
-    p.add_argument("--threads", type=int, help="default: all cores")
-    p.add_argument("--out", default="tokenizer.json")
-    p.set_defaults(func=cmd_bpe_train)
-    p = bpe.add_parser("encode", help="encode a corpus and report token counts and compression")
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("--input", required=True)
-    p.add_argument("--threads", type=int)
-    p.set_defaults(func=cmd_bpe_encode)
+    from bpe_rs.cli import add_commands
+
+    bpe = sub.add_parser("bpe", help="train, apply or invert a bpe_rs tokenizer (as python -m bpe_rs)")
+    add_commands(bpe.add_subparsers(dest="bpe_command", required=True))
 
     data = sub.add_parser("data", help="data utilities").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("convert", help="the dataset's CSV (Title, Content, Label 1..5) -> course .tsv")
@@ -166,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bpe":
+        from bpe_rs.cli import run
+
+        return run(args)
     try:
         args.func(args)
         sys.stdout.flush()

@@ -26,6 +26,7 @@ class FitConfig:
     tokenizer: str = "word"  # word | bpe
     vocab_size: int = 4000  # bpe only
     min_count: int | None = None  # word: min word count (1); bpe: min pair count (2)
+    bpe_dropout: float = 0.0  # bpe only: BPE-dropout on the training batches (0: off)
     embed_dim: int = 64
     init_embeddings: str = "svd"  # svd: PPMI-SVD vectors of the training texts (see embeddings.py) | random
     hidden: int = 128
@@ -79,6 +80,8 @@ class FitConfig:
             or self.name.startswith(".")
         ):
             raise ConfigError("name", self.name, "a run name is a plain folder name (no '/', not hidden)")
+        if self.bpe_dropout > 0 and self.tokenizer != "bpe":
+            raise ConfigError("bpe_dropout", self.bpe_dropout, "BPE-dropout needs the bpe tokenizer")
         if not self.out:
             raise ConfigError("out", self.out, "give a folder for the run folders")
         return self
@@ -89,6 +92,7 @@ _BIG = 1_000_000_000
 RANGES: dict[str, tuple[float, float, bool]] = {
     "vocab_size": (8, 10_000_000, True),
     "min_count": (1, _BIG, True),
+    "bpe_dropout": (0.0, 1.0, False),
     "embed_dim": (1, 65_536, True),
     "hidden": (1, 65_536, True),
     "layers": (1, 64, True),
@@ -184,6 +188,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", choices=TOKENIZERS, default=d.tokenizer)
     p.add_argument("--vocab-size", type=int, default=d.vocab_size, help="BPE vocabulary size")
     p.add_argument("--min-count", type=int, help="word: min count of a word (1); bpe: min count of a pair (2)")
+    p.add_argument(
+        "--bpe-dropout",
+        type=float,
+        default=d.bpe_dropout,
+        help="BPE-dropout probability for the training batches, drawn anew each epoch (bpe only; 0: off)",
+    )
     p.add_argument("--embed-dim", type=int, default=d.embed_dim)
     p.add_argument(
         "--init-embeddings",

@@ -46,6 +46,7 @@ class Prepared:
     vectors: torch.Tensor | None  # start vectors of the embedding (init_embeddings="svd")
     empty_texts: dict[str, int]  # texts that cleaning left without a word, per part
     test_unseen: np.ndarray  # (test texts,) bool: its text is not in the training part
+    train_texts: list[str]  # the cleaned training texts (re-encoded each epoch with BPE-dropout)
 
 
 def prepare(cfg: FitConfig, split: Split | None = None) -> Prepared:
@@ -86,8 +87,20 @@ def prepare(cfg: FitConfig, split: Split | None = None) -> Prepared:
     seen = {texts[i] for i in np.concatenate([split.train, split.val])}
     unseen = np.array([texts[i] not in seen for i in split.test], dtype=bool)
     vectors = initial_vectors(cfg, train.ids, tokenizer.vocab_size)
+    train_texts = [clean[i] for i in split.train]
     return Prepared(
-        path, labels, split, cleaner, tokenizer, train, part(split.val), part(split.test), vectors, empty, unseen
+        path,
+        labels,
+        split,
+        cleaner,
+        tokenizer,
+        train,
+        part(split.val),
+        part(split.test),
+        vectors,
+        empty,
+        unseen,
+        train_texts,
     )
 
 
@@ -145,8 +158,16 @@ def run_model(cfg: FitConfig, prep: Prepared) -> ModelRun:
     seed_everything(cfg.seed)
     mc = model_config(cfg, prep)
     start = time.perf_counter()
+    resample = None
+    if cfg.bpe_dropout > 0:
+
+        def resample(rows: np.ndarray, seed: int) -> EncodedDataset:
+            texts = [prep.train_texts[i] for i in rows]
+            ids = prep.tokenizer.encode_batch(texts, dropout=cfg.bpe_dropout, seed=seed)
+            return EncodedDataset(ids, prep.train.labels[rows], cfg.max_len)
+
     with PeakMemory(device) as memory:
-        trained: Trained = train_members(mc, prep.train, prep.val, prep.vectors, cfg, device)
+        trained: Trained = train_members(mc, prep.train, prep.val, prep.vectors, cfg, device, resample)
     train_seconds = time.perf_counter() - start
 
     held = trained.held_out

@@ -93,8 +93,9 @@ class BpeTokenizer:
     def vocab_size(self) -> int:
         return self.tok.vocab_size
 
-    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        ids, offsets = self.tok.encode_batch_flat(texts)
+    def encode_batch(self, texts: list[str], dropout: float = 0.0, seed: int = 0) -> list[np.ndarray]:
+        """Ids of each text; with `dropout`, BPE-dropout drawn from `seed` (for training batches)."""
+        ids, offsets = self.tok.encode_batch_flat(texts, dropout=dropout, seed=seed)
         return np.split(ids.astype(np.int64), offsets[1:-1])
 
     def save(self, path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,10 @@ def train_model(
     seed: int,
     fold: int = 0,
     desc: str = "",
+    resample: Callable[[int], EncodedDataset] | None = None,
 ) -> list[EpochRecord]:
-    """Trains `model` in place and restores its best weights by `val` macro F1. Returns the history."""
+    """Trains `model` in place and restores its best weights by `val` macro F1. Returns the history.
+    `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout)."""
     train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=seed, bucket=cfg.bucket)
     val_loader = make_loader(val, cfg.batch_size, shuffle=False)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(train.labels, cfg.pos_weight_cap).to(device))
@@ -95,6 +98,10 @@ def train_model(
     history: list[EpochRecord] = []
     best_f1, best_state, stale = -1.0, None, 0
     for epoch in range(1, cfg.epochs + 1):
+        if resample is not None:
+            train_loader = make_loader(
+                resample(epoch), cfg.batch_size, shuffle=True, seed=seed + epoch, bucket=cfg.bucket
+            )
         model.train()
         start, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"{desc}epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)
@@ -149,13 +156,17 @@ def train_members(
     vectors: torch.Tensor | None,
     cfg: FitConfig,
     device: torch.device,
+    resample: Callable[[np.ndarray, int], EncodedDataset] | None = None,
 ) -> Trained:
-    """One model with the validation part (folds=1), or K models on K folds of `train`."""
+    """One model with the validation part (folds=1), or K models on K folds of `train`.
+    `resample(rows, seed)`, when given, re-encodes those training rows each epoch (BPE-dropout)."""
     from sklearn.model_selection import KFold
 
     if cfg.folds == 1:
         model = new_model(mc, vectors, device)
-        history = train_model(model, train, val, cfg, device, cfg.seed)
+        every = np.arange(len(train))
+        again = (lambda epoch: resample(every, 1000 * cfg.seed + epoch)) if resample else None
+        history = train_model(model, train, val, cfg, device, cfg.seed, resample=again)
         return Trained(model, history, predict_probs(model, make_loader(val, cfg.batch_size, False), device))
     members, history = [], []
     held_out = np.zeros(train.labels.shape, dtype=np.float32)
@@ -164,7 +175,8 @@ def train_members(
         fit_part, out_part = train.subset(fit_idx), train.subset(out_idx)
         model = new_model(mc, vectors, device)
         desc = f"fold {k + 1}/{cfg.folds} "
-        history += train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, fold=k, desc=desc)
+        again = (lambda epoch, rows=fit_idx, k=k: resample(rows, 1000 * (cfg.seed + k) + epoch)) if resample else None
+        history += train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, k, desc, again)
         held_out[out_idx] = predict_probs(model, make_loader(out_part, cfg.batch_size, False), device).probs
         members.append(model)
     return Trained(Ensemble(members), history, Predictions(held_out, train.labels, float("nan")))

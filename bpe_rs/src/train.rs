@@ -1,6 +1,7 @@
-//! Training: count words once (in parallel), count pairs once, then merge with
-//! *incremental* updates. After a merge only the words that contain the merged pair are
-//! touched, and only the pairs around each merged position change count.
+//! Training: count words once (in parallel, chunk by chunk: memory holds the counts, not the
+//! text), count pairs once, then merge with *incremental* updates. After a merge only the words
+//! that contain the merged pair are touched, and only the pairs around each merged position
+//! change count.
 //!
 //! Data structures:
 //! - `words[i]`: the current symbols of the i-th distinct word, `freqs[i]` its count;
@@ -8,26 +9,43 @@
 //! - `where_`: pair -> indices of words that contained it when it was counted (may hold
 //!   stale entries and duplicates; they are skipped when the pair is merged);
 //! - `heap`: (count, pair) entries with lazy invalidation. An entry whose count no longer
-//!   matches `counts` is re-pushed with the current count when popped. Counts only ever go
-//!   down, except for pairs that contain the token just created, which are pushed fresh.
+//!   matches `counts` is re-pushed with the current count when popped; pairs whose count
+//!   rises (those around a merged position) are pushed fresh.
 //!
-//! Tie-breaking (documented and tested): the highest count wins; among equal counts the
-//! pair with the smallest (left id, right id) wins. Word order is fixed by sorting the
-//! distinct words, so results do not depend on the thread count or on hashing.
+//! Tie-breaking (documented and tested): the highest count wins; among equal counts the pair
+//! with the smallest (left id, right id) wins. Word order is fixed by sorting the distinct
+//! words, so results do not depend on the thread count or on hashing. A merge whose string
+//! already exists as a token reuses that token's id. Pairs with a symbol outside the alphabet
+//! (`<unk>` in the words) are never counted: encoding never merges across such a symbol either.
 
-use crate::{pair_key, Bpe, Error, Result, EOW_ID, SPECIAL_TOKENS};
+use crate::pretok::Splitter;
+use crate::{
+    pair_key, reserved_tokens, Bpe, Error, PreTokenizer, Result, Scheme, Symbol, Token,
+    MAX_VOCAB_SIZE, PAD, UNK, UNK_ID,
+};
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// What training is asked for; stored in the tokenizer file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrainSettings {
-    /// Target vocabulary size, the 3 special tokens and the alphabet included.
+    /// Target vocabulary size, the reserved tokens and the alphabet included.
     pub vocab_size: usize,
     /// A pair is merged only if it occurs at least this many times.
     pub min_frequency: u64,
+    pub pre_tokenizer: PreTokenizer,
+    /// Symbols outside the alphabet encode as their UTF-8 bytes instead of `<unk>`.
+    pub byte_fallback: bool,
+    /// The user's special tokens, reserved after `<pad>` and `<unk>`.
+    pub special_tokens: Vec<String>,
+    pub bos_token: Option<String>,
+    pub eos_token: Option<String>,
+    /// An initial symbol enters the alphabet only if it occurs at least this many times.
+    pub min_char_frequency: u64,
+    /// No token longer than this many characters is made.
+    pub max_token_length: Option<usize>,
 }
 
 impl Default for TrainSettings {
@@ -35,6 +53,60 @@ impl Default for TrainSettings {
         TrainSettings {
             vocab_size: 8000,
             min_frequency: 2,
+            pre_tokenizer: PreTokenizer::Whitespace,
+            byte_fallback: false,
+            special_tokens: Vec::new(),
+            bos_token: None,
+            eos_token: None,
+            min_char_frequency: 1,
+            max_token_length: None,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Checks every setting; called before anything is allocated.
+    pub fn check(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Invalid(msg));
+        if self.vocab_size > MAX_VOCAB_SIZE {
+            return bad(format!(
+                "vocab_size {} is larger than {MAX_VOCAB_SIZE}",
+                self.vocab_size
+            ));
+        }
+        if self.min_frequency == 0 {
+            return bad("min_frequency must be at least 1".into());
+        }
+        if self.min_char_frequency == 0 {
+            return bad("min_char_frequency must be at least 1".into());
+        }
+        if self.max_token_length == Some(0) {
+            return bad("max_token_length must be at least 1".into());
+        }
+        for (i, s) in self.special_tokens.iter().enumerate() {
+            if s.is_empty() || s == PAD || s == UNK || self.special_tokens[..i].contains(s) {
+                return bad(format!(
+                    "special token {s:?}: special tokens are non-empty, distinct, and not {PAD} or {UNK}"
+                ));
+            }
+        }
+        for (name, token) in [
+            ("bos_token", &self.bos_token),
+            ("eos_token", &self.eos_token),
+        ] {
+            if let Some(t) = token {
+                if !self.special_tokens.contains(t) {
+                    return bad(format!("{name} {t:?} is not one of the special tokens"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scheme(&self) -> Scheme {
+        match self.pre_tokenizer {
+            PreTokenizer::Regex(_) => Scheme::Plain,
+            _ => Scheme::Suffix,
         }
     }
 }
@@ -42,18 +114,29 @@ impl Default for TrainSettings {
 /// Progress reports: `(merges done, merges planned)`. Return `false` to stop training.
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize) -> bool;
 
-/// Counts whitespace-separated words over all documents, in parallel.
-pub fn count_words<'a, S: AsRef<str> + Sync>(docs: &'a [S]) -> FxHashMap<&'a str, u64> {
-    docs.par_iter()
-        .fold(
-            FxHashMap::default,
-            |mut acc: FxHashMap<&'a str, u64>, doc| {
-                for w in doc.as_ref().split_whitespace() {
-                    *acc.entry(w).or_insert(0) += 1;
-                }
-                acc
-            },
-        )
+/// Word counts of in-memory documents, in parallel on the current rayon pool.
+pub fn count_words<S: AsRef<str> + Sync>(
+    docs: &[S],
+    pre_tokenizer: &PreTokenizer,
+) -> Result<FxHashMap<String, u64>> {
+    let splitter = Splitter::new(pre_tokenizer)?;
+    let mut total = FxHashMap::default();
+    add_counts(&mut total, docs, &splitter);
+    Ok(total)
+}
+
+/// Adds the word counts of `docs` to `total`.
+pub(crate) fn add_counts<S: AsRef<str> + Sync>(
+    total: &mut FxHashMap<String, u64>,
+    docs: &[S],
+    splitter: &Splitter,
+) {
+    let part = docs
+        .par_iter()
+        .fold(FxHashMap::default, |mut acc: FxHashMap<&str, u64>, doc| {
+            splitter.for_each(doc.as_ref(), |w| *acc.entry(w).or_insert(0) += 1);
+            acc
+        })
         .reduce(FxHashMap::default, |mut a, mut b| {
             if a.len() < b.len() {
                 std::mem::swap(&mut a, &mut b);
@@ -62,7 +145,16 @@ pub fn count_words<'a, S: AsRef<str> + Sync>(docs: &'a [S]) -> FxHashMap<&'a str
                 *a.entry(w).or_insert(0) += c;
             }
             a
-        })
+        });
+    total.reserve(part.len());
+    for (w, c) in part {
+        match total.get_mut(w) {
+            Some(n) => *n += c,
+            None => {
+                total.insert(w.to_owned(), c);
+            }
+        }
+    }
 }
 
 impl Bpe {
@@ -72,81 +164,139 @@ impl Bpe {
         settings: TrainSettings,
         progress: Progress,
     ) -> Result<Bpe> {
-        Bpe::train_from_counts(count_words(docs), settings, progress)
+        settings.check()?;
+        let counts = count_words(docs, &settings.pre_tokenizer)?;
+        Bpe::train_from_counts(counts, settings, progress)
     }
 
-    /// Trains on corpus files (`.tsv` with a `text` column, anything else one document per line).
+    /// Trains on corpus files (`.tsv` with a `text` column, anything else one document per
+    /// line), read chunk by chunk: memory holds the word counts, not the text.
     pub fn train_files<P: AsRef<std::path::Path>>(
         paths: &[P],
         settings: TrainSettings,
         progress: Progress,
     ) -> Result<Bpe> {
-        let corpora = paths
-            .iter()
-            .map(crate::read_corpus)
-            .collect::<Result<Vec<_>>>()?;
-        let docs: Vec<&str> = corpora.iter().flat_map(|c| c.docs()).collect();
-        Bpe::train(&docs, settings, progress)
+        settings.check()?;
+        let counts = crate::count_files(paths, &settings.pre_tokenizer)?;
+        Bpe::train_from_counts(counts, settings, progress)
     }
 
-    /// Trains from word counts (word -> number of occurrences).
+    /// Trains from word counts (word -> occurrences), e.g. summed over several machines.
     pub fn train_from_counts(
-        word_counts: FxHashMap<&str, u64>,
+        word_counts: FxHashMap<String, u64>,
         settings: TrainSettings,
         progress: Progress,
     ) -> Result<Bpe> {
-        if settings.min_frequency == 0 {
-            return Err(Error::Invalid("min_frequency must be at least 1".into()));
+        settings.check()?;
+        let scheme = settings.scheme();
+        let mut tokens = reserved_tokens(&settings, scheme);
+        if settings.vocab_size <= tokens.len() {
+            return Err(Error::Invalid(format!(
+                "vocab_size {} leaves no room: {} ids are reserved (<pad>, <unk>, special and byte tokens)",
+                settings.vocab_size,
+                tokens.len()
+            )));
         }
-        let mut distinct: Vec<(&str, u64)> = word_counts.into_iter().collect();
-        distinct.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut distinct: Vec<(String, u64)> =
+            word_counts.into_iter().filter(|w| w.1 > 0).collect();
+        distinct.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        let alphabet = alphabet_of(&distinct);
-        let first_id = (SPECIAL_TOKENS.len() + alphabet.len()) as u32;
-        let planned = settings.vocab_size.saturating_sub(first_id as usize);
-        let char_ids: FxHashMap<char, u32> = alphabet
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| (c, i as u32 + SPECIAL_TOKENS.len() as u32))
-            .collect();
+        let alphabet = alphabet_of(&distinct, scheme, settings.min_char_frequency);
+        let mut by_display: FxHashMap<String, u32> = FxHashMap::default();
+        for (id, t) in tokens.iter().enumerate() {
+            by_display.insert(t.display(), id as u32);
+        }
+        let mut symbol_ids: FxHashMap<Symbol, u32> = FxHashMap::default();
+        for &(c, ends) in &alphabet {
+            let token = Token::new(c.to_string(), ends, crate::Kind::Text);
+            if by_display.contains_key(&token.display()) {
+                return Err(Error::Invalid(format!(
+                    "the corpus symbol {:?} is also the name of a special token",
+                    token.display()
+                )));
+            }
+            by_display.insert(token.display(), tokens.len() as u32);
+            symbol_ids.insert((c, ends), tokens.len() as u32);
+            tokens.push(token);
+        }
 
-        let mut state = MergeState::new(&distinct, &char_ids);
-        let mut merges = Vec::with_capacity(planned);
+        let max_len = settings.max_token_length.unwrap_or(usize::MAX);
+        let lens: Vec<usize> = tokens.iter().map(Token::chars).collect();
+        let mut state = MergeState::new(&distinct, scheme, &symbol_ids, lens, max_len);
+        drop(distinct);
+        let planned = settings.vocab_size.saturating_sub(tokens.len());
+        let mut merges = Vec::with_capacity(planned.min(1 << 20));
         let report_every = (planned / 100).max(1);
         if !progress(0, planned) {
             return Err(Error::Interrupted);
         }
-        while merges.len() < planned {
+        while tokens.len() < settings.vocab_size {
             let Some(pair) = state.best_pair(settings.min_frequency) else {
                 break;
             };
-            state.merge(pair, first_id + merges.len() as u32);
-            merges.push(((pair >> 32) as u32, pair as u32));
-            if (merges.len() % report_every == 0 || merges.len() == planned)
-                && !progress(merges.len(), planned)
-            {
+            let (a, b) = ((pair >> 32) as u32, pair as u32);
+            let (left, right) = (&tokens[a as usize], &tokens[b as usize]);
+            let merged = Token::new(
+                format!("{}{}", left.text, right.text),
+                right.ends_word,
+                crate::Kind::Text,
+            );
+            let id = match by_display.get(&merged.display()) {
+                Some(&id) => id,
+                None => {
+                    let id = tokens.len() as u32;
+                    by_display.insert(merged.display(), id);
+                    state.lens.push(merged.chars());
+                    tokens.push(merged);
+                    id
+                }
+            };
+            state.merge(pair, id);
+            merges.push((a, b));
+            let made = tokens.len() - (settings.vocab_size - planned);
+            if (merges.len() % report_every == 0 || made == planned) && !progress(made, planned) {
                 return Err(Error::Interrupted);
             }
         }
-        Bpe::from_parts(settings, alphabet, merges)
+        Bpe::from_parts(settings, scheme, alphabet, merges)
     }
 }
 
-/// Every character of every word, in code-point order.
-fn alphabet_of(words: &[(&str, u64)]) -> Vec<char> {
-    let set: FxHashSet<char> = words
+/// The initial symbols of a word under a scheme.
+pub(crate) fn symbols(word: &str, scheme: Scheme) -> impl Iterator<Item = Symbol> + '_ {
+    let mut chars = word.chars().peekable();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        Some((c, scheme == Scheme::Suffix && chars.peek().is_none()))
+    })
+}
+
+/// Every initial symbol seen at least `min_count` times, in code-point order (`c` before `c</w>`).
+fn alphabet_of(words: &[(String, u64)], scheme: Scheme, min_count: u64) -> Vec<Symbol> {
+    let counts: FxHashMap<Symbol, u64> = words
         .par_iter()
-        .fold(FxHashSet::default, |mut s, (w, _)| {
-            s.extend(w.chars());
-            s
-        })
-        .reduce(FxHashSet::default, |mut a, b| {
-            a.extend(b);
+        .fold(
+            FxHashMap::default,
+            |mut s: FxHashMap<Symbol, u64>, (w, f)| {
+                for sym in symbols(w, scheme) {
+                    *s.entry(sym).or_insert(0) += f;
+                }
+                s
+            },
+        )
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_insert(0) += v;
+            }
             a
         });
-    let mut chars: Vec<char> = set.into_iter().collect();
-    chars.sort_unstable();
-    chars
+    let mut alphabet: Vec<Symbol> = counts
+        .into_iter()
+        .filter(|&(_, n)| n >= min_count)
+        .map(|(s, _)| s)
+        .collect();
+    alphabet.sort_unstable();
+    alphabet
 }
 
 struct MergeState {
@@ -155,43 +305,64 @@ struct MergeState {
     counts: FxHashMap<u64, i64>,
     where_: FxHashMap<u64, Vec<u32>>,
     heap: BinaryHeap<(i64, Reverse<u64>)>,
+    /// Characters per token id, and the longest token allowed.
+    lens: Vec<usize>,
+    max_len: usize,
     /// Scratch buffer for one merge's count changes: (pair, delta, word).
     changes: Vec<(u64, i64, u32)>,
 }
 
 impl MergeState {
-    fn new(distinct: &[(&str, u64)], char_ids: &FxHashMap<char, u32>) -> MergeState {
+    fn new(
+        distinct: &[(String, u64)],
+        scheme: Scheme,
+        symbol_ids: &FxHashMap<Symbol, u32>,
+        lens: Vec<usize>,
+        max_len: usize,
+    ) -> MergeState {
         let words: Vec<Vec<u32>> = distinct
             .par_iter()
             .map(|(w, _)| {
-                w.chars()
-                    .map(|c| char_ids[&c])
-                    .chain(std::iter::once(EOW_ID))
+                symbols(w, scheme)
+                    .map(|s| symbol_ids.get(&s).copied().unwrap_or(UNK_ID))
                     .collect()
             })
             .collect();
         let freqs: Vec<i64> = distinct.iter().map(|&(_, f)| f as i64).collect();
-        let mut counts: FxHashMap<u64, i64> = FxHashMap::default();
-        let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
-        for (i, w) in words.iter().enumerate() {
-            for p in w.windows(2) {
-                let key = pair_key(p[0], p[1]);
-                *counts.entry(key).or_insert(0) += freqs[i];
-                let list = where_.entry(key).or_default();
-                if list.last() != Some(&(i as u32)) {
-                    list.push(i as u32);
+        let mut state = MergeState {
+            words,
+            freqs,
+            counts: FxHashMap::default(),
+            where_: FxHashMap::default(),
+            heap: BinaryHeap::new(),
+            lens,
+            max_len,
+            changes: Vec::new(),
+        };
+        for i in 0..state.words.len() {
+            for j in 1..state.words[i].len() {
+                let (a, b) = (state.words[i][j - 1], state.words[i][j]);
+                if state.countable(a, b) {
+                    let key = pair_key(a, b);
+                    *state.counts.entry(key).or_insert(0) += state.freqs[i];
+                    let list = state.where_.entry(key).or_default();
+                    if list.last() != Some(&(i as u32)) {
+                        list.push(i as u32);
+                    }
                 }
             }
         }
-        let heap = counts.iter().map(|(&k, &c)| (c, Reverse(k))).collect();
-        MergeState {
-            words,
-            freqs,
-            counts,
-            where_,
-            heap,
-            changes: Vec::new(),
-        }
+        state.heap = state
+            .counts
+            .iter()
+            .map(|(&k, &c)| (c, Reverse(k)))
+            .collect();
+        state
+    }
+
+    /// Whether a pair may ever be merged: no `<unk>` barrier, and not too long.
+    fn countable(&self, a: u32, b: u32) -> bool {
+        a != UNK_ID && b != UNK_ID && self.lens[a as usize] + self.lens[b as usize] <= self.max_len
     }
 
     /// Pops the pair with the highest count (smallest pair on ties), if it reaches `min_count`.
@@ -228,9 +399,10 @@ impl MergeState {
             );
         }
         let mut fresh: Vec<u64> = Vec::new();
-        for &(key, delta, wi) in &self.changes {
-            if key == pair {
-                continue; // the merged pair itself is gone everywhere
+        for i in 0..self.changes.len() {
+            let (key, delta, wi) = self.changes[i];
+            if key == pair || !self.countable((key >> 32) as u32, key as u32) {
+                continue; // the merged pair itself is gone everywhere; barriers never count
             }
             let f = self.freqs[wi as usize];
             if delta > 0 {
@@ -243,8 +415,6 @@ impl MergeState {
             } else if let Some(c) = self.counts.get_mut(&key) {
                 *c -= f;
                 if *c <= 0 {
-                    // A pair that disappears can never come back: new pairs always
-                    // contain the newest token.
                     self.counts.remove(&key);
                     self.where_.remove(&key);
                 }

@@ -1,7 +1,8 @@
-//! The fast trainer against a naive one that recounts every pair after every merge,
-//! on random corpora built to produce ties and overlapping pairs ("aaaa").
+//! The fast trainer against a naive one that recounts every pair after every merge, on
+//! random corpora built to produce ties and overlapping pairs ("aaaa"), with and without an
+//! alphabet limit and a token length limit.
 
-use bpe_rs::{with_threads, Bpe, TrainSettings, EOW_ID};
+use bpe_rs::{with_threads, Bpe, EncodeOptions, TrainSettings, EOW_SUFFIX, UNK_ID};
 use std::collections::BTreeMap;
 
 /// Small deterministic generator (xorshift64*), so failures reproduce from the seed.
@@ -45,33 +46,79 @@ fn apply_merge(word: &[u32], a: u32, b: u32, new_id: u32) -> Vec<u32> {
     out
 }
 
+/// A word's initial symbols: its characters, the last one marked as ending the word.
+fn symbols(w: &str) -> Vec<String> {
+    let chars: Vec<char> = w.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i + 1 == chars.len() {
+                format!("{c}{EOW_SUFFIX}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+struct Naive {
+    vocab: Vec<String>,
+    merges: Vec<(u32, u32)>,
+}
+
 /// Textbook BPE: count all pairs, merge the best (highest count, then smallest pair), repeat.
-fn naive_train(
-    docs: &[String],
-    vocab_size: usize,
-    min_frequency: u64,
-) -> (Vec<char>, Vec<(u32, u32)>) {
+/// Symbols seen fewer than `min_char` times are `<unk>`, and no pair with `<unk>` is counted;
+/// no token longer than `max_len` characters is made; a merge whose string exists reuses its id.
+fn naive_train(docs: &[String], s: &TrainSettings) -> Naive {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for d in docs {
         for w in d.split_whitespace() {
             *counts.entry(w).or_default() += 1;
         }
     }
-    let mut alphabet: Vec<char> = counts.keys().flat_map(|w| w.chars()).collect();
-    alphabet.sort_unstable();
-    alphabet.dedup();
-    let id_of = |c: char| 3 + alphabet.iter().position(|&x| x == c).unwrap() as u32;
+    let mut symbol_counts: BTreeMap<(char, bool), u64> = BTreeMap::new();
+    for (w, f) in &counts {
+        let n = w.chars().count();
+        for (i, c) in w.chars().enumerate() {
+            *symbol_counts.entry((c, i + 1 == n)).or_default() += f;
+        }
+    }
+    let mut vocab: Vec<String> = vec!["<pad>".into(), "<unk>".into()];
+    for (&(c, ends), &n) in &symbol_counts {
+        if n >= s.min_char_frequency {
+            vocab.push(if ends {
+                format!("{c}{EOW_SUFFIX}")
+            } else {
+                c.to_string()
+            });
+        }
+    }
+    let id_of = |vocab: &[String], t: &str| vocab.iter().position(|x| x == t).map(|i| i as u32);
+    let text_len = |t: &str| t.trim_end_matches(EOW_SUFFIX).chars().count();
     let mut words: Vec<(Vec<u32>, u64)> = counts
         .iter()
-        .map(|(w, &f)| (w.chars().map(id_of).chain([EOW_ID]).collect(), f))
+        .map(|(w, &f)| {
+            (
+                symbols(w)
+                    .iter()
+                    .map(|t| id_of(&vocab, t).unwrap_or(UNK_ID))
+                    .collect(),
+                f,
+            )
+        })
         .collect();
+    let max_len = s.max_token_length.unwrap_or(usize::MAX);
     let mut merges = Vec::new();
-    let mut next_id = 3 + alphabet.len() as u32;
-    while (next_id as usize) < vocab_size {
+    while vocab.len() < s.vocab_size {
         let mut pairs: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         for (w, f) in &words {
             for p in w.windows(2) {
-                *pairs.entry((p[0], p[1])).or_default() += f;
+                let (a, b) = (p[0], p[1]);
+                let len = text_len(&vocab[a as usize]) + text_len(&vocab[b as usize]);
+                if a != UNK_ID && b != UNK_ID && len <= max_len {
+                    *pairs.entry((a, b)).or_default() += f;
+                }
             }
         }
         // BTreeMap iterates pairs in ascending order, so `>` keeps the smallest on ties.
@@ -82,51 +129,60 @@ fn naive_train(
             }
         }
         let Some(((a, b), c)) = best else { break };
-        if c < min_frequency {
+        if c < s.min_frequency {
             break;
         }
+        let merged = format!("{}{}", vocab[a as usize], vocab[b as usize]);
+        let new_id = id_of(&vocab, &merged).unwrap_or_else(|| {
+            vocab.push(merged);
+            vocab.len() as u32 - 1
+        });
         for (w, _) in words.iter_mut() {
-            *w = apply_merge(w, a, b, next_id);
+            *w = apply_merge(w, a, b, new_id);
         }
         merges.push((a, b));
-        next_id += 1;
     }
-    (alphabet, merges)
+    Naive { vocab, merges }
 }
 
-fn train(docs: &[String], vocab_size: usize, min_frequency: u64, threads: usize) -> Bpe {
+fn train(docs: &[String], settings: &TrainSettings, threads: usize) -> Bpe {
     with_threads(Some(threads), || {
-        Bpe::train(
-            docs,
-            TrainSettings {
-                vocab_size,
-                min_frequency,
-            },
-            &mut |_, _| true,
-        )
-        .unwrap()
+        Bpe::train(docs, settings.clone(), &mut |_, _| true).unwrap()
     })
+}
+
+fn settings(vocab_size: usize, min_frequency: u64) -> TrainSettings {
+    TrainSettings {
+        vocab_size,
+        min_frequency,
+        ..TrainSettings::default()
+    }
+}
+
+fn vocab(bpe: &Bpe) -> Vec<String> {
+    bpe.tokens().iter().map(|t| t.display()).collect()
 }
 
 #[test]
 fn fast_trainer_matches_naive_reference() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for case in 0..300 {
+    for case in 0..400 {
         let docs = random_corpus(&mut rng);
-        let vocab_size = 3 + rng.below(60) as usize;
-        let min_frequency = 1 + rng.below(3);
-        let (alphabet, merges) = naive_train(&docs, vocab_size, min_frequency);
+        let mut s = settings(3 + rng.below(60) as usize, 1 + rng.below(3));
+        s.min_char_frequency = 1 + rng.below(3);
+        s.max_token_length = [None, Some(2), Some(3)][rng.below(3) as usize];
+        let naive = naive_train(&docs, &s);
         for threads in [1, 2] {
-            let bpe = train(&docs, vocab_size, min_frequency, threads);
+            let bpe = train(&docs, &s, threads);
             assert_eq!(
-                bpe.alphabet(),
-                &alphabet[..],
-                "case {case}, {threads} threads"
+                vocab(&bpe),
+                naive.vocab,
+                "case {case}, {threads} threads, {s:?}, docs {docs:?}"
             );
             assert_eq!(
                 bpe.merges(),
-                &merges[..],
-                "case {case}, {threads} threads, docs {docs:?}"
+                &naive.merges[..],
+                "case {case}, {threads} threads"
             );
         }
     }
@@ -135,30 +191,37 @@ fn fast_trainer_matches_naive_reference() {
 #[test]
 fn encoding_equals_replaying_merges() {
     let mut rng = Rng(42);
+    let opts = EncodeOptions::default();
     for case in 0..200 {
         let docs = random_corpus(&mut rng);
-        let bpe = train(&docs, 3 + rng.below(50) as usize, 1, 2);
-        let first = 3 + bpe.alphabet().len() as u32;
+        let bpe = train(&docs, &settings(3 + rng.below(50) as usize, 1), 2);
+        let table = vocab(&bpe);
         for doc in &docs {
             let mut expected = Vec::new();
             for w in doc.split_whitespace() {
-                let mut ids: Vec<u32> = w
-                    .chars()
-                    .map(|c| 3 + bpe.alphabet().iter().position(|&x| x == c).unwrap() as u32)
-                    .chain([EOW_ID])
+                let mut ids: Vec<u32> = symbols(w)
+                    .iter()
+                    .map(|t| table.iter().position(|x| x == t).unwrap() as u32)
                     .collect();
                 for (rank, &(a, b)) in bpe.merges().iter().enumerate() {
-                    ids = apply_merge(&ids, a, b, first + rank as u32);
+                    ids = apply_merge(&ids, a, b, bpe.merge_ids()[rank]);
                 }
                 expected.extend(ids);
             }
-            assert_eq!(bpe.encode(doc), expected, "case {case}: {doc:?}");
-            assert_eq!(bpe.encode_batch(std::slice::from_ref(doc))[0], expected);
+            assert_eq!(
+                bpe.encode(doc, &opts).unwrap(),
+                expected,
+                "case {case}: {doc:?}"
+            );
+            assert_eq!(
+                bpe.encode_batch(std::slice::from_ref(doc), &opts).unwrap()[0],
+                expected
+            );
             let normalised = doc.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert_eq!(bpe.decode(&expected).unwrap(), normalised);
+            assert_eq!(bpe.decode(&expected, true).unwrap(), normalised);
         }
-        let (flat, offsets) = bpe.encode_batch_flat(&docs);
-        let batch = bpe.encode_batch(&docs);
+        let (flat, offsets) = bpe.encode_batch_flat(&docs, &opts).unwrap();
+        let batch = bpe.encode_batch(&docs, &opts).unwrap();
         assert_eq!(offsets.len(), docs.len() + 1);
         for (i, ids) in batch.iter().enumerate() {
             assert_eq!(
@@ -170,19 +233,34 @@ fn encoding_equals_replaying_merges() {
 }
 
 #[test]
-fn unknown_characters_and_empty_input() {
+fn unknown_characters_bytes_and_empty_input() {
     let docs = vec!["abc abd".to_string()];
-    let bpe = train(&docs, 100, 1, 1);
-    let ids = bpe.encode("azb");
-    assert!(ids.contains(&bpe_rs::UNK_ID));
-    assert_eq!(bpe.decode(&ids).unwrap(), "a\u{FFFD}b");
-    assert!(bpe.encode("").is_empty());
-    assert!(bpe.encode("  \n\t ").is_empty());
-    assert!(bpe.decode(&[9999]).is_err());
+    let opts = EncodeOptions::default();
+    let bpe = train(&docs, &settings(100, 1), 1);
+    let ids = bpe.encode("azc", &opts).unwrap();
+    assert!(ids.contains(&UNK_ID));
+    assert_eq!(bpe.decode(&ids, true).unwrap(), "a\u{FFFD}c");
+    assert!(bpe.encode("", &opts).unwrap().is_empty());
+    assert!(bpe.encode("  \n\t ", &opts).unwrap().is_empty());
+    assert!(bpe.decode(&[9999], true).is_err());
 
-    let empty = train(&[], 100, 1, 1);
-    assert_eq!(empty.vocab_size(), 3);
-    assert_eq!(empty.encode("x"), vec![bpe_rs::UNK_ID, EOW_ID]);
+    let bytes = train(
+        &docs,
+        &TrainSettings {
+            byte_fallback: true,
+            ..settings(400, 1)
+        },
+        1,
+    );
+    for text in ["azc", "日本語 ok", "a\u{0}b", "é"] {
+        let ids = bytes.encode(text, &opts).unwrap();
+        assert!(!ids.contains(&UNK_ID));
+        assert_eq!(bytes.decode(&ids, true).unwrap(), text, "{text:?}");
+    }
+
+    let empty = train(&[], &settings(100, 1), 1);
+    assert_eq!(empty.vocab_size(), 2);
+    assert_eq!(empty.encode("x", &opts).unwrap(), vec![UNK_ID]);
 }
 
 #[test]
@@ -193,17 +271,21 @@ fn save_load_roundtrip_and_bad_files() {
         "the cat sat on the mat".into(),
         "the dog ate the hat".into(),
     ];
-    let bpe = train(&docs, 40, 1, 2);
+    let bpe = train(&docs, &settings(40, 1), 2);
     let path = dir.join("tok.json");
     bpe.save(&path).unwrap();
     let loaded = Bpe::load(&path).unwrap();
+    let opts = EncodeOptions::default();
     assert_eq!(loaded.merges(), bpe.merges());
-    assert_eq!(loaded.encode("the cat ate"), bpe.encode("the cat ate"));
+    assert_eq!(
+        loaded.encode("the cat ate", &opts).unwrap(),
+        bpe.encode("the cat ate", &opts).unwrap()
+    );
 
     let text = std::fs::read_to_string(&path).unwrap();
     let cases = [
         ("truncated", text[..text.len() / 2].to_string()),
-        ("version", text.replace("\"version\":1", "\"version\":7")),
+        ("version", text.replace("\"version\":2", "\"version\":7")),
         (
             "unknown id",
             text.replace("\"merges\":[[", "\"merges\":[[999,"),

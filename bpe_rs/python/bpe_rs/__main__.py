@@ -1,0 +1,3 @@
+from bpe_rs.cli import main
+
+raise SystemExit(main())
