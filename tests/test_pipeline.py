@@ -176,3 +176,22 @@ def test_fit_on_the_course_data(tmp_path, biotech_tsv):
     assert len(r.test.per_label_f1) == len(r.thresholds) > 10 and 0.0 <= r.test.macro_f1 <= 1.0
     again = fit(replace(cfg, name="c2")).result
     assert again.test.macro_f1 == r.test.macro_f1  # seeded: runs reproduce
+
+
+def test_bpe_dropout_re_encodes_the_training_texts_each_epoch(tmp_path, corpus_tsv, monkeypatch):
+    from pytrain.tokens import BpeTokenizer
+
+    calls = []
+    real = BpeTokenizer.encode_batch
+
+    def spy(self, texts, dropout=0.0, seed=0):
+        calls.append((len(texts), dropout, seed))
+        return real(self, texts, dropout, seed)
+
+    monkeypatch.setattr(BpeTokenizer, "encode_batch", spy)
+    cfg = small(tmp_path, corpus_tsv, tokenizer="bpe", vocab_size=150, bpe_dropout=0.2, epochs=3, folds=1, name="d")
+    r = fit(cfg).result
+    dropped = [c for c in calls if c[1] > 0]
+    assert [c[2] for c in dropped] == [1, 2, 3] and {c[1] for c in dropped} == {0.2}  # one draw per epoch
+    assert all(n == r.sizes["train"] for n, _, _ in dropped)  # the training texts only, never val or test
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["bpe_dropout"] == 0.2
