@@ -70,33 +70,51 @@ def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
 
 class BucketSampler(Sampler[list[int]]):
     """Yields batches of indices of similar length: shuffle, cut into pools of 50 batches,
-    sort each pool by length, cut into batches, shuffle the batches. Seeded per epoch."""
+    sort each pool by length, cut into batches of at most `batch_size` texts and, with
+    `max_tokens`, at most that many padded tokens (texts x the batch's longest), then shuffle the
+    batches. Seeded per epoch."""
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0, pool: int = 50):
+    def __init__(
+        self, lengths: np.ndarray, batch_size: int, seed: int = 0, pool: int = 50, max_tokens: int | None = None
+    ):
         self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
+        self.max_tokens = max_tokens
         self.epoch = 0
+        self._count = len(self._batches(np.random.default_rng(seed)))
 
-    def __iter__(self):
-        rng = np.random.default_rng(self.seed + self.epoch)
-        self.epoch += 1
+    def _batches(self, rng: np.random.Generator) -> list[list[int]]:
         order = rng.permutation(len(self.lengths))
         size = self.batch_size * self.pool
         batches = []
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+            if self.max_tokens is None:
+                batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+            else:
+                cut = budget_batches(self.lengths[chunk], self.max_tokens, self.batch_size)
+                batches += [chunk[b].tolist() for b in cut]
+        return batches
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed + self.epoch)
+        self.epoch += 1
+        batches = self._batches(rng)
         yield from (batches[i] for i in rng.permutation(len(batches)))
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        return self._count  # with a token budget, about the same each epoch
 
 
-def make_loader(ds: EncodedDataset, batch_size: int, shuffle: bool, seed: int = 0, bucket: bool = True) -> DataLoader:
-    if shuffle and bucket:
-        return DataLoader(ds, batch_sampler=BucketSampler(ds.lengths(), batch_size, seed), collate_fn=collate)
+def make_loader(
+    ds: EncodedDataset, batch_size: int, seed: int = 0, bucket: bool = True, max_tokens: int | None = None
+) -> DataLoader:
+    """Shuffled training batches: length-bucketed (with an optional token budget), or plain."""
+    if bucket:
+        sampler = BucketSampler(ds.lengths(), batch_size, seed, max_tokens=max_tokens)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate)
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=gen)
+    return DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=collate, generator=gen)
 
 
 def budget_batches(lengths: np.ndarray, max_tokens: int, max_texts: int = 256) -> list[np.ndarray]:
@@ -110,10 +128,3 @@ def budget_batches(lengths: np.ndarray, max_tokens: int, max_texts: int = 256) -
         batches.append(order[start : start + size])
         start += size
     return batches
-
-
-def budget_loader(ds: EncodedDataset, max_tokens: int) -> DataLoader:
-    """Batches of `budget_batches`, in that order (callers put the results back in place)."""
-    return DataLoader(
-        ds, batch_sampler=[b.tolist() for b in budget_batches(ds.lengths(), max_tokens)], collate_fn=collate
-    )

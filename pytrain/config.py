@@ -38,6 +38,7 @@ class FitConfig:
     dropout: float = 0.3
     epochs: int = 50
     batch_size: int = 32
+    max_tokens: int | None = None  # training batches: at most this many padded tokens (texts x longest)
     lr: float = 1e-2
     weight_decay: float = 0.0
     clip: float = 1.0
@@ -101,6 +102,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "dropout": (0.0, 1.0, False),
     "epochs": (1, 1_000_000, True),
     "batch_size": (1, 1_000_000, True),
+    "max_tokens": (1, _BIG, True),
     "lr": (1e-12, 100.0, True),
     "weight_decay": (0.0, 100.0, True),
     "clip": (1e-12, 1e12, True),
@@ -116,7 +118,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "seed": (0, MAX_SEED, True),
     "limit": (1, _BIG, True),
 }
-OPTIONAL = {"min_count", "attn_dim", "max_len", "limit"}
+OPTIONAL = {"min_count", "attn_dim", "max_len", "max_tokens", "limit"}
 CHOICES: dict[str, tuple] = {
     "model": MODELS,
     "tokenizer": TOKENIZERS,
@@ -136,6 +138,7 @@ _INTEGER = {
     "rnn_hidden",
     "epochs",
     "batch_size",
+    "max_tokens",
     "patience",
     "max_len",
     "folds",
@@ -218,7 +221,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rnn-hidden", type=int, default=d.rnn_hidden)
     p.add_argument("--dropout", type=float, default=d.dropout)
     p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="texts per training batch, at most")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        help="padded tokens per training batch, at most (texts x the batch's longest; off by default)",
+    )
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--clip", type=float, default=d.clip, help="gradient norm clipping")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pytrain import metrics
-from pytrain.batching import EncodedDataset, make_loader
+from pytrain.batching import EncodedDataset
 from pytrain.cleaning import Cleaner, CleaningConfig
 from pytrain.config import FitConfig
 from pytrain.data import LabelSet, Split, find_data, read_tsv, split_indices
@@ -173,7 +173,7 @@ def run_model(cfg: FitConfig, prep: Prepared) -> ModelRun:
     held = trained.held_out
     thresholds = metrics.tune_thresholds(held.labels, held.probs, cfg.thresholds)
     held_scores = metrics.scores(held.labels, metrics.predict(held.probs, thresholds, cfg.at_least_one))
-    test = predict_probs(trained.model, make_loader(prep.test, cfg.batch_size, False), device)
+    test = predict_probs(trained.model, prep.test, device)
     decisions = metrics.predict(test.probs, thresholds, cfg.at_least_one)
     names = prep.labels.names
     unseen = prep.test_unseen

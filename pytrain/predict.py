@@ -25,18 +25,14 @@ def probabilities(run: SavedRun, texts: list[str], max_tokens: int = MAX_TOKENS)
     """(texts, labels) probabilities for raw texts, in their order."""
     import torch
 
-    from pytrain.batching import EncodedDataset, budget_loader
+    from pytrain.batching import EncodedDataset
     from pytrain.train import predict_probs
 
     # Cleaning keeps at most max_len words: each word is at least one token, and a huge text is
     # never split into millions of strings.
     clean = run.cleaner.transform_all([normalise_text(t) for t in texts], limit=run.max_len)
     ds = EncodedDataset(run.tokenizer.encode_batch(clean), np.zeros((len(texts), len(run.labels))), run.max_len)
-    loader = budget_loader(ds, max_tokens)
-    probs = predict_probs(run.model, loader, torch.device("cpu")).probs
-    out = np.empty_like(probs)
-    out[np.concatenate(list(loader.batch_sampler)) if len(ds) else []] = probs
-    return out
+    return predict_probs(run.model, ds, torch.device("cpu"), max_tokens).probs
 
 
 def empty_after_cleaning(run: SavedRun, texts: list[str]) -> int:

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pytrain import metrics
-from pytrain.batching import EncodedDataset, make_loader
+from pytrain.batching import EncodedDataset, budget_batches, collate, make_loader
 from pytrain.config import FitConfig
 from pytrain.errors import ConfigError, UserError
 from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier
@@ -62,20 +62,28 @@ def pos_weight(y: np.ndarray, cap: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, loader, device: torch.device) -> Predictions:
-    """Probabilities, true labels and mean BCE (unweighted) over a loader."""
+def predict_probs(
+    model: nn.Module, ds: EncodedDataset, device: torch.device, max_tokens: int | None = None
+) -> Predictions:
+    """Probabilities, true labels and mean BCE (unweighted) of every text of `ds`, in its order.
+    Batches of 32 texts in order; with `max_tokens`, longest first in batches of that token budget
+    (memory bounded whatever the lengths: `predict`). Draws no random number (a DataLoader would
+    draw its seed from torch's global generator and shift the training's dropout masks)."""
     model.eval()
-    probs, ys, loss, n = [], [], 0.0, 0
-    for batch in loader:
-        batch = batch.to(device)
+    if max_tokens is None:
+        batches = [np.arange(i, min(i + 32, len(ds))) for i in range(0, len(ds), 32)]
+    else:
+        batches = budget_batches(ds.lengths(), max_tokens)
+    probs, loss = [], 0.0
+    for rows in batches:
+        batch = collate([ds[i] for i in rows]).to(device)
         logits = model(batch.tokens, batch.lengths)
         loss += nn.functional.binary_cross_entropy_with_logits(logits, batch.labels, reduction="sum").item()
-        n += batch.labels.numel()
         probs.append(torch.sigmoid(logits).cpu().numpy())
-        ys.append(batch.labels.cpu().numpy())
-    if not probs:
-        return Predictions(np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), 0.0)
-    return Predictions(np.concatenate(probs), np.concatenate(ys), loss / max(n, 1))
+    out = np.zeros(ds.labels.shape, dtype=np.float32)
+    if probs:
+        out[np.concatenate(batches)] = np.concatenate(probs)
+    return Predictions(out, ds.labels, loss / max(ds.labels.size, 1))
 
 
 def train_model(
@@ -91,17 +99,14 @@ def train_model(
 ) -> list[EpochRecord]:
     """Trains `model` in place and restores its best weights by `val` macro F1. Returns the history.
     `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout)."""
-    train_loader = make_loader(train, cfg.batch_size, shuffle=True, seed=seed, bucket=cfg.bucket)
-    val_loader = make_loader(val, cfg.batch_size, shuffle=False)
+    train_loader = make_loader(train, cfg.batch_size, seed, cfg.bucket, cfg.max_tokens)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(train.labels, cfg.pos_weight_cap).to(device))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[EpochRecord] = []
     best_f1, best_state, stale = -1.0, None, 0
     for epoch in range(1, cfg.epochs + 1):
         if resample is not None:
-            train_loader = make_loader(
-                resample(epoch), cfg.batch_size, shuffle=True, seed=seed + epoch, bucket=cfg.bucket
-            )
+            train_loader = make_loader(resample(epoch), cfg.batch_size, seed + epoch, cfg.bucket, cfg.max_tokens)
         model.train()
         start, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"{desc}epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)
@@ -118,7 +123,7 @@ def train_model(
         if not np.isfinite(total):
             raise UserError(f"training diverged in epoch {epoch} (loss {total}): lower the learning rate")
         seconds = time.perf_counter() - start
-        held = predict_probs(model, val_loader, device)
+        held = predict_probs(model, val, device)
         th = metrics.tune_thresholds(held.labels, held.probs, cfg.thresholds)
         val_scores = metrics.scores(held.labels, metrics.predict(held.probs, th, cfg.at_least_one))
         record = EpochRecord(
@@ -167,7 +172,7 @@ def train_members(
         every = np.arange(len(train))
         again = (lambda epoch: resample(every, 1000 * cfg.seed + epoch)) if resample else None
         history = train_model(model, train, val, cfg, device, cfg.seed, resample=again)
-        return Trained(model, history, predict_probs(model, make_loader(val, cfg.batch_size, False), device))
+        return Trained(model, history, predict_probs(model, val, device))
     members, history = [], []
     held_out = np.zeros(train.labels.shape, dtype=np.float32)
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
@@ -177,6 +182,6 @@ def train_members(
         desc = f"fold {k + 1}/{cfg.folds} "
         again = (lambda epoch, rows=fit_idx, k=k: resample(rows, 1000 * (cfg.seed + k) + epoch)) if resample else None
         history += train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, k, desc, again)
-        held_out[out_idx] = predict_probs(model, make_loader(out_part, cfg.batch_size, False), device).probs
+        held_out[out_idx] = predict_probs(model, out_part, device).probs
         members.append(model)
     return Trained(Ensemble(members), history, Predictions(held_out, train.labels, float("nan")))

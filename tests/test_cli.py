@@ -56,7 +56,7 @@ def test_out_of_range_options_stop_before_any_data_is_read(option, value, messag
 
 def test_every_numeric_option_has_a_range():
     numeric = {f for f, v in vars(FitConfig()).items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    assert numeric | {"min_count", "attn_dim", "max_len", "limit"} == set(RANGES)
+    assert numeric | {"min_count", "attn_dim", "max_len", "max_tokens", "limit"} == set(RANGES)
     for field, (low, _high, _closed) in RANGES.items():
         with pytest.raises(ConfigError, match=field):
             FitConfig(**{field: low - 1}).validate()

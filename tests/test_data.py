@@ -179,6 +179,11 @@ def test_bucket_sampler_covers_everything_once_and_groups_lengths():
     spread = np.mean([np.ptp(lengths[b]) for b in batches if len(b) > 1])
     assert spread < np.ptp(lengths) / 3
     assert list(sampler) != batches  # a new order each epoch
+    budget = BucketSampler(lengths, batch_size=16, seed=3, pool=4, max_tokens=1000)
+    cut = list(budget)
+    assert sorted(i for b in cut for i in b) == list(range(203))
+    assert all(len(b) <= 16 and (len(b) == 1 or len(b) * lengths[b].max() <= 1000) for b in cut)
+    assert any(len(b) < 16 for b in cut[:-1])  # long texts come in smaller batches
 
 
 def test_budget_batches_bound_the_padded_size_and_cover_every_text():
