@@ -81,20 +81,34 @@ def main() -> None:
     every = metrics.scores(y[split.test], np.ones_like(y[split.test])).macro_f1
     print(f"{len(train)} training texts, {len(split.test)} test texts, {len(labels)} labels")
     print(f"predict every label: test macro F1 {every:.3f}")
-    parts = {"test": lambda seed: (decisions(corpus, y, train, split.test, args, seed), y[split.test])}
+    # The test texts whose exact text is not in the training part (the data repeats some rows).
+    seen = {corpus.texts[i] for i in train}
+    unseen = np.array([corpus.texts[i] not in seen for i in split.test])
+    print(f"{unseen.sum()} of the test texts are not in the training part")
+    # Each part: (name, decisions for a seed, true labels, rows of them to score, named).
+    parts = [("test", lambda seed: decisions(corpus, y, train, split.test, args, seed), y[split.test])]
     if args.nested:
-        parts[f"nested ({args.nested} outer folds)"] = lambda seed: (nested(corpus, y, train, args, seed), y[train])
+        parts.append(
+            (f"nested ({args.nested} outer folds)", lambda seed: nested(corpus, y, train, args, seed), y[train])
+        )
     seeds = [int(s) for s in args.seeds.split(",")]
-    for part, run in parts.items():
-        results: dict[str, list[float]] = {m: [] for m in metrics.THRESHOLD_MODES}
+    for part, run, truth in parts:
+        scopes = {part: slice(None)}
+        if part == "test":
+            scopes["test texts not in the training part"] = unseen
+        results = {(scope, m): [] for scope in scopes for m in metrics.THRESHOLD_MODES}
         for seed in seeds:
-            found, truth = run(seed)
-            for mode, d in found.items():
-                results[mode].append(metrics.scores(truth, d).macro_f1)
-        print(f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, {part} macro F1 over seeds:")
-        for mode, values in results.items():
-            spread = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-            print(f"  thresholds {mode:<9}  {spread}   {np.round(values, 3).tolist()}")
+            for mode, d in run(seed).items():
+                for scope, rows in scopes.items():
+                    results[scope, mode].append(metrics.scores(truth[rows], d[rows]).macro_f1)
+        for scope in scopes:
+            print(
+                f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, {scope}, macro F1 over seeds:"
+            )
+            for mode in metrics.THRESHOLD_MODES:
+                values = results[scope, mode]
+                spread = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+                print(f"  thresholds {mode:<9}  {spread}   {np.round(values, 3).tolist()}")
 
 
 if __name__ == "__main__":

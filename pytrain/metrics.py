@@ -32,13 +32,23 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str] | None = Non
 
 
 def predict(probs: np.ndarray, thresholds: np.ndarray | float, at_least_one: bool = False) -> np.ndarray:
-    """Multi-hot decisions: each label where its probability reaches its threshold. With
-    `at_least_one` (every text of the course data has a label), a text where no label does gets
-    the one closest to doing so, the highest probability / threshold."""
-    pred = (probs >= thresholds).astype(int)
+    """Multi-hot decisions from (texts, labels) probabilities: each label where its probability
+    reaches its threshold. For an ensemble, `probs` is (members, texts, labels): each member
+    decides with the thresholds (they were tuned on single members' out-of-fold predictions, so
+    they fit single members, not the members' mean, which averaging pulls toward the middle) and
+    a label is chosen where more than half of the members choose it. With `at_least_one` (every
+    text of the course data has a label), a text where no label is chosen gets the one closest to
+    it: the highest probability / threshold (averaged over the members)."""
+    probs = np.asarray(probs)
+    if probs.ndim == 3:
+        pred = ((probs >= thresholds).mean(0) > 0.5).astype(int)
+        closeness = (probs / thresholds).mean(0)
+    else:
+        pred = (probs >= thresholds).astype(int)
+        closeness = probs / thresholds
     if at_least_one and pred.size:
         empty = pred.sum(1) == 0
-        nearest = np.argmax(probs / np.broadcast_to(thresholds, probs.shape[1:]), axis=1)
+        nearest = np.argmax(closeness, axis=1)
         pred[empty, nearest[empty]] = 1
     return pred
 

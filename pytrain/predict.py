@@ -22,7 +22,8 @@ MAX_TOKENS = 16_384  # tokens (texts x longest) per inference batch
 
 
 def probabilities(run: SavedRun, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
-    """(texts, labels) probabilities for raw texts, in their order."""
+    """(texts, labels) probabilities for raw texts, in their order; (members, texts, labels) for
+    an ensemble (`run.decide` takes either)."""
     import torch
 
     from pytrain.batching import EncodedDataset
@@ -71,7 +72,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if empty:
         print(f"note: {empty} of {len(texts)} texts keep no known word after cleaning", file=sys.stderr)
     names = run.labels.names
-    for text, p, d in zip(texts, probs, run.decide(probs), strict=True):
+    shown = probs.mean(0) if probs.ndim == 3 else probs  # an ensemble shows its members' mean
+    for text, p, d in zip(texts, shown, run.decide(probs), strict=True):
         chosen = [(names[j], p[j]) for j in np.flatnonzero(d)]
         if args.probs:
             record = {

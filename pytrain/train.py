@@ -28,7 +28,7 @@ from pytrain.results import EpochRecord
 
 @dataclass
 class Predictions:
-    probs: np.ndarray  # (texts, labels)
+    probs: np.ndarray  # (texts, labels); for an ensemble (members, texts, labels), see metrics.predict
     labels: np.ndarray  # (texts, labels) multi-hot
     loss: float  # mean BCE, unweighted
 
@@ -65,7 +65,8 @@ def pos_weight(y: np.ndarray, cap: float) -> torch.Tensor:
 def predict_probs(
     model: nn.Module, ds: EncodedDataset, device: torch.device, max_tokens: int | None = None
 ) -> Predictions:
-    """Probabilities, true labels and mean BCE (unweighted) of every text of `ds`, in its order.
+    """Probabilities, true labels and mean BCE (unweighted; an ensemble's mean probability) of
+    every text of `ds`, in its order. An ensemble gives each member's probabilities.
     Batches of 32 texts in order; with `max_tokens`, longest first in batches of that token budget
     (memory bounded whatever the lengths: `predict`). Draws no random number (a DataLoader would
     draw its seed from torch's global generator and shift the training's dropout masks)."""
@@ -74,15 +75,21 @@ def predict_probs(
         batches = [np.arange(i, min(i + 32, len(ds))) for i in range(0, len(ds), 32)]
     else:
         batches = budget_batches(ds.lengths(), max_tokens)
+    members = len(model.members) if isinstance(model, Ensemble) else 0
     probs, loss = [], 0.0
     for rows in batches:
         batch = collate([ds[i] for i in rows]).to(device)
-        logits = model(batch.tokens, batch.lengths)
-        loss += nn.functional.binary_cross_entropy_with_logits(logits, batch.labels, reduction="sum").item()
-        probs.append(torch.sigmoid(logits).cpu().numpy())
-    out = np.zeros(ds.labels.shape, dtype=np.float32)
+        p = (
+            model.member_probs(batch.tokens, batch.lengths)
+            if members
+            else torch.sigmoid(model(batch.tokens, batch.lengths))
+        )
+        mean = p.mean(0) if members else p
+        loss += nn.functional.binary_cross_entropy(mean, batch.labels, reduction="sum").item()
+        probs.append(p.cpu().numpy())
+    out = np.zeros((members, *ds.labels.shape) if members else ds.labels.shape, dtype=np.float32)
     if probs:
-        out[np.concatenate(batches)] = np.concatenate(probs)
+        out[..., np.concatenate(batches), :] = np.concatenate(probs, axis=-2)
     return Predictions(out, ds.labels, loss / max(ds.labels.size, 1))
 
 

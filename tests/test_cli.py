@@ -227,10 +227,10 @@ def test_a_huge_text_is_cut_to_the_run_s_length_and_batched_by_budget(trained_ru
     run = load_run(trained_run)
     short = "the fda approval cleared"
     huge = " ".join(["merger deal acquire"] * 300_000)  # 900k words
-    probs = probabilities(run, [short, huge, short])
-    assert probs.shape == (3, 5) and (probs[0] == probs[2]).all()
+    probs = probabilities(run, [short, huge, short])  # (members, texts, labels): the run is a 2-fold ensemble
+    assert probs.shape == (2, 3, 5) and (probs[:, 0] == probs[:, 2]).all()
     cut = probabilities(run, [" ".join(["merger deal acquire"] * (run.max_len // 3 + 1))])
-    assert probs[1] == pytest.approx(cut[0], abs=1e-6)  # only the first max_len tokens count
+    assert probs[:, 1] == pytest.approx(cut[:, 0], abs=1e-6)  # only the first max_len tokens count
 
 
 def test_evaluate_refuses_unlabelled_data_and_stops_quietly_on_a_closed_pipe(trained_run, tmp_path):

@@ -45,3 +45,21 @@ def test_at_least_one_gives_a_labelless_text_its_nearest_label_only():
     # Row 0: 0.2 / 0.25 = 0.8 is the nearest ratio (0.3 / 0.6 = 0.5 is the higher probability).
     assert rule.tolist() == [[0, 0, 1], [1, 0, 1], [1, 0, 0]]
     assert metrics.predict(probs, 0.5, at_least_one=True)[0].tolist() == [0, 1, 0]
+
+
+def test_an_ensemble_decides_by_a_majority_of_its_members():
+    thresholds = np.array([0.5, 0.8])
+    members = np.array(
+        [
+            [[0.6, 0.9], [0.1, 0.1]],
+            [[0.7, 0.1], [0.2, 0.3]],
+            [[0.3, 0.85], [0.3, 0.7]],
+        ]
+    )  # (members, texts, labels)
+    # Text 0: label 0 chosen by 2 of 3 members, label 1 by 2 of 3 (their mean, 0.62, is below 0.8).
+    assert metrics.predict(members, thresholds).tolist() == [[1, 1], [0, 0]]
+    assert metrics.predict(members.mean(0), thresholds).tolist() == [[1, 0], [0, 0]]
+    # Text 1: nobody chooses anything; the nearest label by mean probability / threshold.
+    assert metrics.predict(members, thresholds, at_least_one=True)[1].tolist() == [0, 1]  # 0.2/0.5 < 0.367/0.8
+    two = members[:2]  # more than half of two members: both
+    assert metrics.predict(two, thresholds).tolist() == [[1, 0], [0, 0]]

@@ -74,8 +74,9 @@ class RecurrentClassifier(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Members of one configuration (trained on different folds) voting by their mean probability.
-    `forward` returns that mean as a logit, so an ensemble stands in wherever one model's logits go."""
+    """Members of one configuration, trained on different folds. `member_probs` gives each
+    member's probabilities, on which the decisions vote (metrics.predict); `forward` returns the
+    logit of their mean, so an ensemble stands in wherever one model's logits go (the loss)."""
 
     def __init__(self, members: list[RecurrentClassifier]):
         super().__init__()
@@ -84,9 +85,12 @@ class Ensemble(nn.Module):
         self.cfg = members[0].cfg
         self.members = nn.ModuleList(members)
 
+    def member_probs(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(members, B, labels) probabilities."""
+        return torch.stack([torch.sigmoid(m(tokens, lengths)) for m in self.members])
+
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        probs = torch.stack([torch.sigmoid(m(tokens, lengths)) for m in self.members]).mean(0)
-        return torch.logit(probs, eps=1e-7)
+        return torch.logit(self.member_probs(tokens, lengths).mean(0), eps=1e-7)
 
 
 def _layer(cfg: ModelConfig, n_in: int, hidden: int) -> nn.Module:
