@@ -107,7 +107,7 @@ def count_parameters(cfg: ModelConfig) -> int:
         return RecurrentClassifier(cfg).count_parameters()
 
 
-def match_hidden(target: ModelConfig, model: ModelConfig, minimum: int = 64, maximum: int = 4096) -> int:
+def match_hidden(target: ModelConfig, model: ModelConfig, minimum: int = 4, maximum: int = 4096) -> int:
     """The hidden size (>= minimum) at which `model` (its kind, layers, ... as given) has the
     parameter count, embeddings excluded, closest to `target`'s (the smaller size on ties)."""
     goal = count_parameters(target)
