@@ -264,3 +264,15 @@ def test_the_run_folder_holds_config_metrics_and_plot(trained_run):
     assert set(metrics) >= {"test", "test_unseen", "thresholds", "history", "empty_texts"}
     assert (trained_run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(trained_run.parent.glob(".*"))  # no partial or temporary files left
+
+
+def test_an_output_folder_that_cannot_be_written_stops_fit_before_any_work(tmp_path, corpus_tsv, capsys, monkeypatch):
+    from pytrain import fit as fit_module
+
+    def never(*args):
+        raise AssertionError("data was read")
+
+    monkeypatch.setattr(fit_module, "prepare", never)
+    (tmp_path / "file").write_text("x")
+    assert main(["fit", "--data", str(corpus_tsv), "--out", str(tmp_path / "file" / "runs")]) == 2
+    one_line_error(capsys, "cannot write run folders there")
