@@ -26,7 +26,7 @@ from pytrain.errors import ConfigError, UserError
 from pytrain.files import RunFolder
 from pytrain.measure import PeakMemory
 from pytrain.models import ModelConfig, count_parameters, match_hidden
-from pytrain.results import FitResult
+from pytrain.results import FitResult, by_fold
 from pytrain.tokens import TextTokenizer, build_tokenizer
 from pytrain.train import Trained, pick_device, predict_probs, seed_everything, train_members
 
@@ -178,16 +178,13 @@ def run_model(cfg: FitConfig, prep: Prepared) -> ModelRun:
     names = prep.labels.names
     unseen = prep.test_unseen
     parameters = count_parameters(mc)  # of one model; an ensemble has `folds` of them
-    folds: dict[int, list] = {}
-    for h in trained.history:
-        folds.setdefault(h.fold, []).append(h)
     result = FitResult(
         test=metrics.scores(test.labels, decisions, names),
         test_unseen=metrics.scores(test.labels[unseen], decisions[unseen], names) if unseen.any() else None,
         held_out_macro_f1=held_scores.macro_f1,
         test_loss=test.loss,
         folds=cfg.folds,
-        best_epochs=[max(f, key=lambda e: e.val_macro_f1).epoch for f in folds.values()],
+        best_epochs=[max(f, key=lambda e: e.val_macro_f1).epoch for f in by_fold(trained.history)],
         train_seconds=train_seconds,
         peak_memory_mb=memory.peak_mb,
         device=str(device),
