@@ -80,7 +80,9 @@ class BucketSampler(Sampler[list[int]]):
         self.lengths, self.batch_size, self.seed, self.pool = lengths, batch_size, seed, pool
         self.max_tokens = max_tokens
         self.epoch = 0
-        self._count = len(self._batches(np.random.default_rng(seed)))
+        # With a token budget the number of batches depends on the draw: count one.
+        budget = max_tokens is not None
+        self._count = len(self._batches(np.random.default_rng(seed))) if budget else -(-len(lengths) // batch_size)
 
     def _batches(self, rng: np.random.Generator) -> list[list[int]]:
         order = rng.permutation(len(self.lengths))
@@ -103,7 +105,7 @@ class BucketSampler(Sampler[list[int]]):
         yield from (batches[i] for i in rng.permutation(len(batches)))
 
     def __len__(self) -> int:
-        return self._count  # with a token budget, about the same each epoch
+        return self._count
 
 
 def make_loader(

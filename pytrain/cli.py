@@ -25,9 +25,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
         f"(vocab {r.vocab_size}), {r.parameters:,} parameters without embeddings, device {r.device}"
     )
     if cfg.match_params == "rnn":
-        from pytrain.models import ModelConfig, count_parameters
+        from pytrain.fit import rnn_reference
+        from pytrain.models import count_parameters
 
-        rnn = ModelConfig("rnn", r.vocab_size, len(r.thresholds), cfg.embed_dim, cfg.rnn_hidden, pool=cfg.pool)
+        rnn = rnn_reference(cfg, r.vocab_size, len(r.thresholds))
         print(
             f"parameters matched: {cfg.model} {r.parameters:,} vs one-layer RNN at hidden {cfg.rnn_hidden} "
             f"{count_parameters(rnn):,} (embeddings excluded)"

@@ -117,16 +117,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
         replace(base, vocab_size=size).validate()
     if base.name is None:
         base = replace(base, name=f"compare-{datetime.now():%Y%m%d-%H%M%S}")
-    folder = claim_run_folder(base)  # refused before any work if taken or not writable
-    try:
+    with claim_run_folder(base) as folder:  # refused before any work if taken or not writable
         runs = run_grid(base, grid(sizes), seeds)
         results = {"config": asdict(base), "seeds": seeds, "runs": [asdict(r) for r in runs]}
         write_json_atomic(folder.partial / "results.json", results)
         write_compare_report(folder.partial, summarise(runs), runs, base, seeds)
         out = folder.commit()
-    except BaseException:
-        folder.abort()
-        raise
     print(f"report: {out / 'report.md'}")
 
 

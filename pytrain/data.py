@@ -154,8 +154,8 @@ def normalise_text(text: str) -> str:
 def convert_csv(src: str | os.PathLike, dst: str | os.PathLike, rename: dict[str, str] | None = None) -> int:
     """Converts the dataset's CSV (Title, Content, ..., Label 1..5) to the course `.tsv`.
     Returns the number of rows written; `rename` maps label spellings (e.g. to merge variants).
-    A label that the course format cannot hold (a tab, a line break or ", " inside it) is refused
-    with its record number."""
+    A label that the course format cannot hold (a tab, a line break or a comma inside it) is
+    refused with its record number."""
     src = Path(src)
     try:
         text = src.read_bytes().decode("utf-8-sig")

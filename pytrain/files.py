@@ -59,7 +59,8 @@ class RunFolder:
     `claim()` fails at once if `out/name` exists, or if another live process is writing it
     (two runs started with the same name: the second is refused before any work). A partial
     folder left by a process that died is taken over. `commit()` renames the finished folder
-    into place; `abort()` (or leaving a `with` block with an exception) removes it."""
+    into place; `abort()` removes it, and so does leaving a `with` block over a claimed folder
+    with an exception (Ctrl-C included)."""
 
     def __init__(self, out: str | os.PathLike, name: str):
         self.final = Path(out) / name
@@ -97,8 +98,8 @@ class RunFolder:
     def abort(self) -> None:
         shutil.rmtree(self.partial, ignore_errors=True)
 
-    def __enter__(self) -> Path:
-        return self.claim()
+    def __enter__(self) -> RunFolder:
+        return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:

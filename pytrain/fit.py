@@ -125,23 +125,13 @@ def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
         pool=cfg.pool,
     )
     if cfg.match_params == "rnn" and (cfg.model, cfg.layers) != ("rnn", 1):
-        mc.hidden = match_hidden(rnn_reference(cfg, prep), mc)
+        mc.hidden = match_hidden(rnn_reference(cfg, mc.vocab_size, mc.num_labels), mc)
     return mc
 
 
-def rnn_reference(cfg: FitConfig, prep: Prepared) -> ModelConfig:
+def rnn_reference(cfg: FitConfig, vocab_size: int, num_labels: int) -> ModelConfig:
     """The one-layer RNN at `rnn_hidden` that `match_params="rnn"` matches."""
-    return ModelConfig(
-        "rnn",
-        prep.tokenizer.vocab_size,
-        len(prep.labels),
-        cfg.embed_dim,
-        cfg.rnn_hidden,
-        1,
-        cfg.dropout,
-        None,
-        cfg.pool,
-    )
+    return ModelConfig("rnn", vocab_size, num_labels, cfg.embed_dim, cfg.rnn_hidden, 1, cfg.dropout, None, cfg.pool)
 
 
 @dataclass
@@ -214,16 +204,12 @@ def fit(cfg: FitConfig) -> FitRun:
     from pytrain.runs import save_run
 
     cfg.validate()
-    folder = claim_run_folder(cfg)
-    try:
+    with claim_run_folder(cfg) as folder:
         prep = prepare(cfg)
         run = run_model(cfg, prep)
         save_run(folder.partial, cfg, prep, run.model, run.result)
         plot_curves(run.result.history, folder.partial / "curves.png", title=f"{cfg.model} / {cfg.tokenizer}")
         return FitRun(folder.commit(), cfg, run.result)
-    except BaseException:
-        folder.abort()
-        raise
 
 
 def claim_run_folder(cfg: FitConfig) -> RunFolder:

@@ -21,24 +21,28 @@ if TYPE_CHECKING:
 MAX_TOKENS = 16_384  # tokens (texts x longest) per inference batch
 
 
+def clean_texts(run: SavedRun, texts: list[str]) -> list[str]:
+    """Raw texts as the run's training saw them: normalised and cleaned, keeping at most the run's
+    length limit of words (each word is at least one token, and a huge text is never split into
+    millions of strings). A text that keeps no word is labelled from <unk>."""
+    return run.cleaner.transform_all([normalise_text(t) for t in texts], limit=run.max_len)
+
+
 def probabilities(run: SavedRun, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """(texts, labels) probabilities for raw texts, in their order; (members, texts, labels) for
     an ensemble (`run.decide` takes either)."""
+    return probabilities_of_clean(run, clean_texts(run, texts), max_tokens)
+
+
+def probabilities_of_clean(run: SavedRun, clean: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    """`probabilities` of texts already passed through `clean_texts`."""
     import torch
 
     from pytrain.batching import EncodedDataset
     from pytrain.train import predict_probs
 
-    # Cleaning keeps at most max_len words: each word is at least one token, and a huge text is
-    # never split into millions of strings.
-    clean = run.cleaner.transform_all([normalise_text(t) for t in texts], limit=run.max_len)
-    ds = EncodedDataset(run.tokenizer.encode_batch(clean), np.zeros((len(texts), len(run.labels))), run.max_len)
+    ds = EncodedDataset(run.tokenizer.encode_batch(clean), np.zeros((len(clean), len(run.labels))), run.max_len)
     return predict_probs(run.model, ds, torch.device("cpu"), max_tokens).probs
-
-
-def empty_after_cleaning(run: SavedRun, texts: list[str]) -> int:
-    """How many of `texts` keep no word after the run's cleaning (they are labelled from <unk>)."""
-    return sum(not run.cleaner.transform(normalise_text(t), limit=1) for t in texts)
 
 
 def read_lines(source: str) -> list[str]:
@@ -67,8 +71,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     run = load_run(args.run)  # a bad run folder is reported before any input is read
     texts = read_lines(args.input)
-    probs = probabilities(run, texts)
-    empty = empty_after_cleaning(run, texts)
+    clean = clean_texts(run, texts)
+    probs = probabilities_of_clean(run, clean)
+    empty = sum(not c for c in clean)
     if empty:
         print(f"note: {empty} of {len(texts)} texts keep no known word after cleaning", file=sys.stderr)
     names = run.labels.names
@@ -95,10 +100,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     y, unknown = run.labels.encode(corpus.labels)
     if not any(corpus.labels):
         raise UserError(f"{args.data}: no row has a label: there is nothing to score against")
-    probs = probabilities(run, corpus.texts)
+    clean = clean_texts(run, corpus.texts)
+    probs = probabilities_of_clean(run, clean)
     if unknown:
         print(f"labels not known to the run (ignored): {', '.join(sorted(unknown))}")
-    empty = empty_after_cleaning(run, corpus.texts)
+    empty = sum(not c for c in clean)
     if empty:
         print(f"{empty} of {len(corpus)} texts keep no known word after cleaning")
     s = metrics.scores(y, run.decide(probs), run.labels.names)
