@@ -13,12 +13,13 @@ bpe_rs, tokenizers, sentencepiece), `regex` (GPT-2's pre-tokenizer pattern: bpe_
 with byte fallback against tokenizers' ByteLevel BPE, and tiktoken's engine encoding with the
 ByteLevel model's merges; tiktoken has no trainer).
 
-Each measurement runs in its own process, so peak memory (max RSS of that process, imports
-included) and thread settings do not leak between libraries; training processes never hold the
-corpus text themselves. `--e2e` also times training as a user runs it: a whole process, import
-and command line included (`python -m bpe_rs train` against a script doing the same with
-tokenizers). Libraries that are not installed are skipped (`pip install tokenizers sentencepiece
-tiktoken`; YouTokenToMe needs `pip install cython && pip install --no-build-isolation youtokentome`).
+Each measurement runs in its own process, `--repeats` times (the median time is shown), so peak
+memory (max RSS of that process, imports included) and thread settings do not leak between
+libraries; training processes never hold the corpus text themselves. `--e2e` also times training
+as a user runs it: a whole process, import and command line included (`python -m bpe_rs train`
+against a script doing the same with tokenizers). Libraries that are not installed are skipped
+(`pip install tokenizers sentencepiece tiktoken`; YouTokenToMe needs `pip install cython && pip
+install --no-build-isolation youtokentome`).
 """
 
 from __future__ import annotations
@@ -189,14 +190,22 @@ def environment(threads: int) -> dict:
     }
 
 
-def measure(lib, mode, task, corpus, vocab, min_freq, threads, model_dir) -> dict | None:
+def measure(lib, mode, task, corpus, vocab, min_freq, threads, model_dir, repeats) -> dict | None:
+    """The median time (and the highest peak memory) of `repeats` processes."""
     cmd = [sys.executable, __file__, "--child", lib, mode, task, corpus, str(vocab), str(min_freq), str(threads)]
-    r = subprocess.run([*cmd, model_dir], capture_output=True, text=True, env=environment(threads))
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["?"])[-1]
-        print(f"  {lib} {task}: skipped ({last[:100]})", file=sys.stderr)
-        return None
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(repeats):
+        r = subprocess.run([*cmd, model_dir], capture_output=True, text=True, env=environment(threads))
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"  {lib} {task}: skipped ({last[:100]})", file=sys.stderr)
+            return None
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    out = dict(runs[0])
+    out["seconds"] = statistics.median(r["seconds"] for r in runs)
+    if "peak_mb" in out:
+        out["peak_mb"] = max(r["peak_mb"] for r in runs)
+    return out
 
 
 HF_SCRIPT = """
@@ -256,7 +265,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[2])
     p.add_argument("--mode", nargs="+", default=["plain"], choices=list(LIBS))
     p.add_argument("--e2e", action="store_true", help="also time training end to end, as processes")
-    p.add_argument("--repeats", type=int, default=3, help="processes per end-to-end measurement")
+    p.add_argument("--repeats", type=int, default=3, help="processes per measurement (the median time is shown)")
     args = p.parse_args()
     import tokenizers
 
@@ -280,11 +289,21 @@ def main() -> None:
                         train_ = None
                         if lib != "tiktoken":
                             train_ = measure(
-                                lib, mode, "train", corpus, args.vocab_size, args.min_frequency, threads, tmp
+                                lib,
+                                mode,
+                                "train",
+                                corpus,
+                                args.vocab_size,
+                                args.min_frequency,
+                                threads,
+                                tmp,
+                                args.repeats,
                             )
                             if not train_:
                                 continue
-                        enc = measure(lib, mode, "encode", corpus, args.vocab_size, args.min_frequency, threads, tmp)
+                        enc = measure(
+                            lib, mode, "encode", corpus, args.vocab_size, args.min_frequency, threads, tmp, args.repeats
+                        )
                         if lib == "bpe_rs":
                             base = {"train": train_["seconds"], "encode": enc["seconds"] if enc else None}
                         line = f"{lib:<14}{threads:>8}"

@@ -1,7 +1,7 @@
 //! Files: corpora (read whole, or counted chunk by chunk), and tokenizers as versioned JSON.
 
+use crate::count::Counts;
 use crate::pretok::Splitter;
-use crate::train::add_counts;
 use crate::{Bpe, Error, PreTokenizer, Result, Scheme, Symbol, TrainSettings, EOW_SUFFIX};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -78,8 +78,15 @@ pub fn count_files<P: AsRef<Path>>(
     paths: &[P],
     pre_tokenizer: &PreTokenizer,
 ) -> Result<FxHashMap<String, u64>> {
+    Ok(counted_files(paths, pre_tokenizer)?.into_map())
+}
+
+pub(crate) fn counted_files<P: AsRef<Path>>(
+    paths: &[P],
+    pre_tokenizer: &PreTokenizer,
+) -> Result<Counts<String>> {
     let splitter = Splitter::new(pre_tokenizer)?;
-    let mut total = FxHashMap::default();
+    let mut total = Counts::default();
     for path in paths {
         let path = path.as_ref();
         let mut file = std::fs::File::open(path).map_err(io_error(path))?;
@@ -106,7 +113,7 @@ pub fn count_files<P: AsRef<Path>>(
             let text = decode_utf8(path, block, line)?;
             let mut docs: Vec<&str> = Vec::new();
             reader.block(&text, line, |r| docs.push(&text[r]))?;
-            add_counts(&mut total, &docs, &splitter);
+            total.add_docs(&docs, &splitter);
             line += lines_here;
             if done {
                 break;

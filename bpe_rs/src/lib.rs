@@ -20,6 +20,7 @@
 //! A symbol outside the alphabet encodes as its UTF-8 bytes with `byte_fallback` (decoded back
 //! exactly), else as `<unk>` (decoded as U+FFFD).
 
+mod count;
 mod encode;
 mod hf;
 mod io;

@@ -88,12 +88,53 @@ impl Splitter {
             }
             return;
         }
-        for word in text.split_whitespace() {
-            match &self.punct {
-                Some(re) => re.find_iter(word).for_each(|m| f(m.as_str())),
-                None => f(word),
+        match &self.punct {
+            Some(re) => {
+                split_whitespace(text, |word| re.find_iter(word).for_each(|m| f(m.as_str())))
             }
+            None => split_whitespace(text, f),
         }
+    }
+}
+
+/// `str::split_whitespace`, calling `f` on each word: ASCII bytes are classified by a table,
+/// only other characters are decoded.
+#[inline]
+fn split_whitespace<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    // `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, carriage return
+    // and space (the test checks this against std for every character below U+3100).
+    const WHITESPACE: [bool; 128] = {
+        let mut table = [false; 128];
+        table[b'\t' as usize] = true;
+        table[b'\n' as usize] = true;
+        table[0x0b] = true;
+        table[0x0c] = true;
+        table[b'\r' as usize] = true;
+        table[b' ' as usize] = true;
+        table
+    };
+    let bytes = text.as_bytes();
+    let (mut i, mut start) = (0, None);
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (space, width) = if b < 128 {
+            (WHITESPACE[b as usize], 1)
+        } else {
+            // `i` is always a character boundary: it moves by whole characters.
+            let c = text[i..].chars().next().expect("not at the end");
+            (c.is_whitespace(), c.len_utf8())
+        };
+        if space {
+            if let Some(s) = start.take() {
+                f(&text[s..i]);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+        i += width;
+    }
+    if let Some(s) = start {
+        f(&text[s..]);
     }
 }
 
@@ -138,5 +179,29 @@ mod tests {
             ["It", "'s", " ", " a", " test"]
         );
         assert!(Splitter::new(&PreTokenizer::Regex("(".into())).is_err());
+    }
+
+    #[test]
+    fn whitespace_split_matches_std() {
+        let texts = [
+            "",
+            "   ",
+            "a",
+            " a  b\tc\n",
+            "x\u{85}y\u{a0}z\u{3000}w\u{2028}",
+            "\u{1c}a\u{1f}b\u{b}c\u{c}d\re",
+            "caf\u{e9} \u{1f600}\u{200b}x \u{feff}y",
+        ];
+        for text in texts {
+            let mut got = Vec::new();
+            split_whitespace(text, |w| got.push(w));
+            assert_eq!(got, text.split_whitespace().collect::<Vec<_>>(), "{text:?}");
+        }
+        for c in (0..0x3100u32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let mut got = Vec::new();
+            split_whitespace(&text, |w| got.push(w));
+            assert_eq!(got, text.split_whitespace().collect::<Vec<_>>(), "{c:?}");
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! change count.
 //!
 //! Data structures:
-//! - `words[i]`: the current symbols of the i-th distinct word, `freqs[i]` its count;
+//! - `symbols`: the current symbols of every distinct word, back to back, each behind a
+//!   header with its length and count; a word is named by its offset there;
 //! - `counts`: pair -> weighted count over all words;
-//! - `where_`: pair -> indices of words that contained it when it was counted (may hold
+//! - `where_`: pair -> offsets of words that contained it when it was counted (may hold
 //!   stale entries and duplicates; they are skipped when the pair is merged);
 //! - `heap`: (count, pair) entries with lazy invalidation. An entry whose count no longer
 //!   matches `counts` is re-pushed with the current count when popped; pairs whose count
@@ -18,6 +19,7 @@
 //! already exists as a token reuses that token's id. Pairs with a symbol outside the alphabet
 //! (`<unk>` in the words) are never counted: encoding never merges across such a symbol either.
 
+use crate::count::{Counts, Words};
 use crate::pretok::Splitter;
 use crate::{
     pair_key, reserved_tokens, Bpe, Error, PreTokenizer, Result, Scheme, Symbol, Token,
@@ -119,42 +121,17 @@ pub fn count_words<S: AsRef<str> + Sync>(
     docs: &[S],
     pre_tokenizer: &PreTokenizer,
 ) -> Result<FxHashMap<String, u64>> {
-    let splitter = Splitter::new(pre_tokenizer)?;
-    let mut total = FxHashMap::default();
-    add_counts(&mut total, docs, &splitter);
-    Ok(total)
+    Ok(counted(docs, pre_tokenizer)?.into_map())
 }
 
-/// Adds the word counts of `docs` to `total`.
-pub(crate) fn add_counts<S: AsRef<str> + Sync>(
-    total: &mut FxHashMap<String, u64>,
+fn counted<S: AsRef<str> + Sync>(
     docs: &[S],
-    splitter: &Splitter,
-) {
-    let part = docs
-        .par_iter()
-        .fold(FxHashMap::default, |mut acc: FxHashMap<&str, u64>, doc| {
-            splitter.for_each(doc.as_ref(), |w| *acc.entry(w).or_insert(0) += 1);
-            acc
-        })
-        .reduce(FxHashMap::default, |mut a, mut b| {
-            if a.len() < b.len() {
-                std::mem::swap(&mut a, &mut b);
-            }
-            for (w, c) in b {
-                *a.entry(w).or_insert(0) += c;
-            }
-            a
-        });
-    total.reserve(part.len());
-    for (w, c) in part {
-        match total.get_mut(w) {
-            Some(n) => *n += c,
-            None => {
-                total.insert(w.to_owned(), c);
-            }
-        }
-    }
+    pre_tokenizer: &PreTokenizer,
+) -> Result<Counts<String>> {
+    let splitter = Splitter::new(pre_tokenizer)?;
+    let mut counts = Counts::default();
+    counts.add_docs(docs, &splitter);
+    Ok(counts)
 }
 
 impl Bpe {
@@ -165,8 +142,8 @@ impl Bpe {
         progress: Progress,
     ) -> Result<Bpe> {
         settings.check()?;
-        let counts = count_words(docs, &settings.pre_tokenizer)?;
-        Bpe::train_from_counts(counts, settings, progress)
+        let counts = counted(docs, &settings.pre_tokenizer)?;
+        Bpe::train_from_words(counts.into_words(), settings, progress)
     }
 
     /// Trains on corpus files (`.tsv` with a `text` column, anything else one document per
@@ -177,8 +154,8 @@ impl Bpe {
         progress: Progress,
     ) -> Result<Bpe> {
         settings.check()?;
-        let counts = crate::count_files(paths, &settings.pre_tokenizer)?;
-        Bpe::train_from_counts(counts, settings, progress)
+        let counts = crate::io::counted_files(paths, &settings.pre_tokenizer)?;
+        Bpe::train_from_words(counts.into_words(), settings, progress)
     }
 
     /// Trains from word counts (word -> occurrences), e.g. summed over several machines.
@@ -188,6 +165,15 @@ impl Bpe {
         progress: Progress,
     ) -> Result<Bpe> {
         settings.check()?;
+        Bpe::train_from_words(Words::from_map(word_counts), settings, progress)
+    }
+
+    /// Trains from (word, occurrences) with distinct words, in any order.
+    fn train_from_words(
+        mut distinct: Words,
+        settings: TrainSettings,
+        progress: Progress,
+    ) -> Result<Bpe> {
         let scheme = settings.scheme();
         let mut tokens = reserved_tokens(&settings, scheme);
         if settings.vocab_size <= tokens.len() {
@@ -197,9 +183,7 @@ impl Bpe {
                 tokens.len()
             )));
         }
-        let mut distinct: Vec<(String, u64)> =
-            word_counts.into_iter().filter(|w| w.1 > 0).collect();
-        distinct.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        distinct.sort();
 
         let alphabet = alphabet_of(&distinct, scheme, settings.min_char_frequency);
         let mut by_display: FxHashMap<String, u32> = FxHashMap::default();
@@ -222,7 +206,7 @@ impl Bpe {
 
         let max_len = settings.max_token_length.unwrap_or(usize::MAX);
         let lens: Vec<usize> = tokens.iter().map(Token::chars).collect();
-        let mut state = MergeState::new(&distinct, scheme, &symbol_ids, lens, max_len);
+        let mut state = MergeState::new(&distinct, scheme, &symbol_ids, lens, max_len)?;
         drop(distinct);
         let planned = settings.vocab_size.saturating_sub(tokens.len());
         let mut merges = Vec::with_capacity(planned.min(1 << 20));
@@ -272,7 +256,7 @@ pub(crate) fn symbols(word: &str, scheme: Scheme) -> impl Iterator<Item = Symbol
 }
 
 /// Every initial symbol seen at least `min_count` times, in code-point order (`c` before `c</w>`).
-fn alphabet_of(words: &[(String, u64)], scheme: Scheme, min_count: u64) -> Vec<Symbol> {
+fn alphabet_of(words: &Words, scheme: Scheme, min_count: u64) -> Vec<Symbol> {
     let counts: FxHashMap<Symbol, u64> = words
         .par_iter()
         .fold(
@@ -299,39 +283,62 @@ fn alphabet_of(words: &[(String, u64)], scheme: Scheme, min_count: u64) -> Vec<S
     alphabet
 }
 
+/// The words' symbols are stored back to back in one array, each word behind a header of
+/// [`HEADER`] slots: its current length and its count (low and high half). A word is named by
+/// its offset in the array, so that touching a word reads one place in memory.
+const HEADER: usize = 3;
+
 struct MergeState {
-    words: Vec<Vec<u32>>,
-    freqs: Vec<i64>,
+    symbols: Vec<u32>,
     counts: FxHashMap<u64, i64>,
+    /// pair -> offsets of the words that contained it when it was counted.
     where_: FxHashMap<u64, Vec<u32>>,
     heap: BinaryHeap<(i64, Reverse<u64>)>,
     /// Characters per token id, and the longest token allowed.
     lens: Vec<usize>,
     max_len: usize,
-    /// Scratch buffer for one merge's count changes: (pair, delta, word).
+    /// Scratch buffer for one merge's count changes: (pair, change of its count, word).
     changes: Vec<(u64, i64, u32)>,
 }
 
 impl MergeState {
     fn new(
-        distinct: &[(String, u64)],
+        distinct: &Words,
         scheme: Scheme,
         symbol_ids: &FxHashMap<Symbol, u32>,
         lens: Vec<usize>,
         max_len: usize,
-    ) -> MergeState {
-        let words: Vec<Vec<u32>> = distinct
-            .par_iter()
-            .map(|(w, _)| {
-                symbols(w, scheme)
-                    .map(|s| symbol_ids.get(&s).copied().unwrap_or(UNK_ID))
-                    .collect()
-            })
-            .collect();
-        let freqs: Vec<i64> = distinct.iter().map(|&(_, f)| f as i64).collect();
+    ) -> Result<MergeState> {
+        let chars: usize = distinct.par_iter().map(|(w, _)| w.chars().count()).sum();
+        let total = chars + HEADER * distinct.len();
+        if total > u32::MAX as usize {
+            return Err(Error::Invalid(format!(
+                "{} distinct words of {chars} characters in all: too many to train on at once",
+                distinct.len()
+            )));
+        }
+        // ASCII symbols by table; the rest through the map.
+        let mut ascii = [[UNK_ID; 2]; 128];
+        for (&(c, ends), &id) in symbol_ids {
+            if c.is_ascii() {
+                ascii[c as usize][ends as usize] = id;
+            }
+        }
+        let mut all = Vec::with_capacity(total);
+        for (w, freq) in distinct.iter() {
+            let at = all.len();
+            all.extend([0, freq as u32, (freq >> 32) as u32]);
+            all.extend(symbols(w, scheme).map(|(c, ends)| {
+                if c.is_ascii() {
+                    ascii[c as usize][ends as usize]
+                } else {
+                    symbol_ids.get(&(c, ends)).copied().unwrap_or(UNK_ID)
+                }
+            }));
+            all[at] = (all.len() - at - HEADER) as u32;
+        }
         let mut state = MergeState {
-            words,
-            freqs,
+            symbols: all,
             counts: FxHashMap::default(),
             where_: FxHashMap::default(),
             heap: BinaryHeap::new(),
@@ -339,25 +346,36 @@ impl MergeState {
             max_len,
             changes: Vec::new(),
         };
-        for i in 0..state.words.len() {
-            for j in 1..state.words[i].len() {
-                let (a, b) = (state.words[i][j - 1], state.words[i][j]);
+        let mut at = 0;
+        while at < state.symbols.len() {
+            let (len, freq) = state.header(at);
+            let first = at + HEADER;
+            for j in first + 1..first + len {
+                let (a, b) = (state.symbols[j - 1], state.symbols[j]);
                 if state.countable(a, b) {
                     let key = pair_key(a, b);
-                    *state.counts.entry(key).or_insert(0) += state.freqs[i];
+                    *state.counts.entry(key).or_insert(0) += freq;
                     let list = state.where_.entry(key).or_default();
-                    if list.last() != Some(&(i as u32)) {
-                        list.push(i as u32);
+                    if list.last() != Some(&(at as u32)) {
+                        list.push(at as u32);
                     }
                 }
             }
+            at = first + len;
         }
         state.heap = state
             .counts
             .iter()
             .map(|(&k, &c)| (c, Reverse(k)))
             .collect();
-        state
+        Ok(state)
+    }
+
+    /// The current length and the count of the word at `at`.
+    #[inline]
+    fn header(&self, at: usize) -> (usize, i64) {
+        let s = &self.symbols[at..at + HEADER];
+        (s[0] as usize, (s[1] as u64 | (s[2] as u64) << 32) as i64)
     }
 
     /// Whether a pair may ever be merged: no `<unk>` barrier, and not too long.
@@ -389,31 +407,27 @@ impl MergeState {
 
         self.changes.clear();
         for &wi in &affected {
-            merge_word(
-                &mut self.words[wi as usize],
-                a,
-                b,
-                new_id,
-                wi,
-                &mut self.changes,
-            );
+            let (len, freq) = self.header(wi as usize);
+            let first = wi as usize + HEADER;
+            let w = &mut self.symbols[first..first + len];
+            self.symbols[wi as usize] =
+                merge_word(w, a, b, new_id, wi, freq, &mut self.changes) as u32;
         }
         let mut fresh: Vec<u64> = Vec::new();
         for i in 0..self.changes.len() {
-            let (key, delta, wi) = self.changes[i];
+            let (key, weight, wi) = self.changes[i];
             if key == pair || !self.countable((key >> 32) as u32, key as u32) {
                 continue; // the merged pair itself is gone everywhere; barriers never count
             }
-            let f = self.freqs[wi as usize];
-            if delta > 0 {
-                *self.counts.entry(key).or_insert(0) += f;
+            if weight > 0 {
+                *self.counts.entry(key).or_insert(0) += weight;
                 let list = self.where_.entry(key).or_default();
                 if list.last() != Some(&wi) {
                     list.push(wi);
                 }
                 fresh.push(key);
             } else if let Some(c) = self.counts.get_mut(&key) {
-                *c -= f;
+                *c += weight;
                 if *c <= 0 {
                     self.counts.remove(&key);
                     self.where_.remove(&key);
@@ -433,28 +447,29 @@ impl MergeState {
 }
 
 /// Merges `(a, b)` left to right, without overlaps, inside one word, in place, and
-/// records the count changes of the neighbouring pairs.
+/// records the count changes of the neighbouring pairs. Returns the word's new length.
 fn merge_word(
-    w: &mut Vec<u32>,
+    w: &mut [u32],
     a: u32,
     b: u32,
     new_id: u32,
     wi: u32,
+    freq: i64,
     changes: &mut Vec<(u64, i64, u32)>,
-) {
+) -> usize {
     let n = w.len();
     let (mut i, mut out) = (0, 0);
     while i < n {
         if i + 1 < n && w[i] == a && w[i + 1] == b {
             if out > 0 {
                 let prev = w[out - 1];
-                changes.push((pair_key(prev, a), -1, wi));
-                changes.push((pair_key(prev, new_id), 1, wi));
+                changes.push((pair_key(prev, a), -freq, wi));
+                changes.push((pair_key(prev, new_id), freq, wi));
             }
             if i + 2 < n {
                 let next = w[i + 2];
-                changes.push((pair_key(b, next), -1, wi));
-                changes.push((pair_key(new_id, next), 1, wi));
+                changes.push((pair_key(b, next), -freq, wi));
+                changes.push((pair_key(new_id, next), freq, wi));
             }
             w[out] = new_id;
             i += 2;
@@ -464,7 +479,7 @@ fn merge_word(
         }
         out += 1;
     }
-    w.truncate(out);
+    out
 }
 
 #[cfg(test)]
@@ -493,7 +508,8 @@ mod tests {
             let mut w = case.to_vec();
             let before = pairs(&w);
             let mut changes = Vec::new();
-            merge_word(&mut w, case[0], case[1], 99, 0, &mut changes);
+            let n = merge_word(&mut w, case[0], case[1], 99, 0, 1, &mut changes);
+            w.truncate(n);
             let mut expected = pairs(&w);
             for (k, c) in before {
                 *expected.entry(k).or_insert(0) -= c;
