@@ -1,9 +1,16 @@
 """Elman RNN layer, from the formula
 
-    h_t = tanh(W x_t + U h_{t-1} + b),    h_0 = 0.
+    h_t = tanh(W x_t + U h_{t-1} + b),    h_0 = 0,
 
-The input projections W x_t + b of all steps are one matrix product before the loop;
-the loop itself is one fused `addmm` and one `tanh` per step.
+and its gradient by backpropagation through time, written out (autograd would record and
+replay two small operations per step plus one U-gradient product per step):
+
+    d_t  = (dL/dh_t + d_{t+1} U^T) * (1 - h_t^2)     (d_{T+1} = 0)
+    dL/d(W x_t + b) = d_t,    dL/dU = sum_t h_{t-1}^T d_t.
+
+The input projections W x_t + b of all steps are one matrix product before the loop (autograd
+takes care of W, b and x); the loop is one `addmm` and one `tanh` per step forward, and one
+multiply-add and one product per step backward. dL/dU is one product over all steps.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 class RNNLayer(nn.Module):
@@ -31,12 +39,41 @@ class RNNLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, input) -> outputs h_1..h_T: (B, T, hidden)."""
         B, T, _ = x.shape
-        xw = torch.addmm(self.b, x.reshape(B * T, -1), self.W).view(B, T, -1)
-        h = x.new_zeros(B, self.hidden_size)
-        outputs = []
-        # unbind: one view per step made once; indexing xw[:, t] inside the loop would make
-        # backward accumulate T full-size gradient buffers.
-        for xw_t in xw.unbind(1):
-            h = torch.tanh(torch.addmm(xw_t, h, self.U))
-            outputs.append(h)
-        return torch.stack(outputs, 1)
+        # Time-major, so that each step reads and writes one contiguous block.
+        xw = torch.addmm(self.b, x.transpose(0, 1).reshape(T * B, -1), self.W).view(T, B, -1)
+        return ElmanRecurrence.apply(xw, self.U).transpose(0, 1)
+
+
+class ElmanRecurrence(torch.autograd.Function):
+    """(T, B, H) input projections a_t = W x_t + b and U -> (T, B, H) states h_t.
+
+    On CPU, torch's tanh costs several times its sigmoid, so the loop runs on
+    s_t = sigmoid(2 z_t), with tanh(z) = 2 sigmoid(2z) - 1: since h_{t-1} = 2 s_{t-1} - 1,
+    2 z_t = 2 (a_t - 1^T U) + 4 s_{t-1} U, one `addmm` and one in-place sigmoid per step
+    (s_0 = 1/2 gives h_0 = 0). h = 2 s - 1 is formed once for all steps."""
+
+    @staticmethod
+    def forward(ctx, xw: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
+        T, B, H = xw.shape
+        base = (xw - U.sum(0)).mul_(2)
+        s_all = xw.new_empty(T, B, H)
+        s = xw.new_full((B, H), 0.5)
+        for t in range(T):
+            s = torch.addmm(base[t], s, U, alpha=4, out=s_all[t]).sigmoid_()
+        h_all = s_all.mul_(2).sub_(1)
+        ctx.save_for_backward(h_all, U)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h_all, U = ctx.saved_tensors
+        T, B, H = h_all.shape
+        slope = 1 - h_all * h_all  # tanh' at every step
+        d = torch.empty_like(h_all)
+        d_next = h_all.new_zeros(B, H)  # d_{t+1}
+        U_t = U.t()
+        for t in range(T - 1, -1, -1):
+            d_next = torch.addmm(grad_h[t], d_next, U_t, out=d[t]).mul_(slope[t])
+        grad_U = h_all[:-1].reshape(-1, H).t() @ d[1:].reshape(-1, H)  # h_0 = 0 adds nothing
+        return d, grad_U
