@@ -55,11 +55,11 @@ class ElmanRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xw: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
         T, B, H = xw.shape
-        base = (xw - U.sum(0)).mul_(2)
-        s_all = xw.new_empty(T, B, H)
+        s_all = (xw - U.sum(0)).mul_(2)  # 2 (a_t - 1^T U); each step adds 4 s_{t-1} U in place
         s = xw.new_full((B, H), 0.5)
-        for t in range(T):
-            s = torch.addmm(base[t], s, U, alpha=4, out=s_all[t]).sigmoid_()
+        # unbind: all steps' views made in one call, not one indexing call per step.
+        for s_t in s_all.unbind(0):
+            s = s_t.addmm_(s, U, alpha=4).sigmoid_()
         h_all = s_all.mul_(2).sub_(1)
         ctx.save_for_backward(h_all, U)
         return h_all
@@ -70,10 +70,10 @@ class ElmanRecurrence(torch.autograd.Function):
         h_all, U = ctx.saved_tensors
         T, B, H = h_all.shape
         slope = 1 - h_all * h_all  # tanh' at every step
-        d = torch.empty_like(h_all)
+        d = grad_h.clone(memory_format=torch.contiguous_format)  # dL/dh_t; d_{t+1} U^T added in place
         d_next = h_all.new_zeros(B, H)  # d_{t+1}
         U_t = U.t()
-        for t in range(T - 1, -1, -1):
-            d_next = torch.addmm(grad_h[t], d_next, U_t, out=d[t]).mul_(slope[t])
+        for d_t, slope_t in reversed(list(zip(d.unbind(0), slope.unbind(0), strict=True))):
+            d_next = d_t.addmm_(d_next, U_t).mul_(slope_t)
         grad_U = h_all[:-1].reshape(-1, H).t() @ d[1:].reshape(-1, H)  # h_0 = 0 adds nothing
         return d, grad_U
