@@ -25,8 +25,9 @@ def small(tmp_path, data, **kw) -> FitConfig:
 
 def test_fit_learns_labels_that_keywords_predict(tmp_path, corpus_tsv):
     """The fixture's labels follow from keywords: a model that learns anything scores near 1,
-    one that learns nothing cannot reach 0.9."""
-    run = fit(small(tmp_path, corpus_tsv, epochs=15, folds=1, name="learn"))
+    one that learns nothing cannot reach 0.9. (25 epochs: with dropout masks shared by every step
+    of a text, a model of 16 features learns more slowly than with a mask per step.)"""
+    run = fit(small(tmp_path, corpus_tsv, epochs=25, folds=1, name="learn"))
     assert run.result.test.macro_f1 >= 0.9
     assert {p.name for p in run.run_dir.iterdir()} == {*RUN_FILES, "curves.png"}
     untrained = fit(small(tmp_path, corpus_tsv, epochs=1, folds=1, lr=1e-12, name="untrained"))
@@ -139,7 +140,9 @@ def test_compare_writes_the_report(tmp_path, corpus_tsv):
                 if r["cell"]["model"] == run and r["cell"]["tokenizer"] == tok.split()[0]
             ]
             mean, std = np.mean(f1), np.std(f1)
-            assert (f"{mean:.3f} ± {std:.3f}" if std else f"{mean:.3f}") in row.split(" | ")[6]
+            cols = row.split(" | ")
+            assert (f"{mean:.3f} ± {std:.3f}" if std else f"{mean:.3f}") in cols[6]
+            assert cols[7] == f"{min(f1):.3f}"  # the lowest seed
 
 
 def test_nested_labels_every_training_text_once_with_models_that_never_saw_it(corpus_tsv, monkeypatch):

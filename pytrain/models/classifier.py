@@ -52,12 +52,21 @@ class RecurrentClassifier(nn.Module):
 
     def encode(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, hidden) outputs of the last layer."""
-        x = self.dropout(self.embedding(tokens))
+        x = self.locked_dropout(self.embedding(tokens))
         for n, layer in enumerate(self.layers):
             if n > 0:
-                x = self.dropout(x)
+                x = self.locked_dropout(x)
             x = layer(x, valid) if isinstance(layer, AttentionLSTMLayer) else layer(x)
         return x
+
+    def locked_dropout(self, x: torch.Tensor) -> torch.Tensor:
+        """Dropout of a (B, T, features) sequence with one mask per text, shared by every step
+        (variational dropout, Gal & Ghahramani 2016): a step's input loses the same features at
+        every step, and T times fewer random numbers are drawn."""
+        p = self.cfg.dropout
+        if not self.training or p == 0:
+            return x
+        return x * x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p).div_(1 - p)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and (B,) lengths -> (B, labels) logits."""
