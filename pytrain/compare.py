@@ -21,7 +21,7 @@ MODELS = [("RNN", "rnn", 1), ("LSTM", "lstm", 1), ("LSTM x2", "lstm", 2), ("LSTM
 # on a 2-core CPU: one model per cell instead of a fold ensemble, texts cut to 128 tokens (the
 # attention cell's cost grows with the square of the length). Options given on the command line
 # win over these.
-QUICK = {"epochs": 10, "patience": 5, "max_len": 128, "rnn_hidden": 128, "folds": 1}
+QUICK = {"epochs": 15, "patience": 5, "max_len": 128, "rnn_hidden": 128, "folds": 1}
 
 
 def grid(vocab_sizes: list[int]) -> list[Cell]:
@@ -65,7 +65,7 @@ def run_grid(base: FitConfig, cells: list[Cell], seeds: list[int]) -> list[CellR
 
 
 def _stat(values: list[float]) -> Stat:
-    return Stat(statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0)
+    return Stat(statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0, min(values))
 
 
 def summarise(runs: list[CellRun]) -> list[CellSummary]:

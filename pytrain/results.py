@@ -115,6 +115,7 @@ class CellRun:
 class Stat:
     mean: float
     std: float  # population std over the runs; 0 for one run
+    low: float  # the lowest run
 
     def __format__(self, spec: str) -> str:
         spec = spec or ".3f"
