@@ -2,7 +2,9 @@
 layer's outputs (their mean over the real tokens, or the output at the true last token) -> a
 linear layer giving one logit per label.
 
-Layer `l` reads the output sequence of layer `l - 1` and keeps its own state.
+Layer `l` reads the output sequence of layer `l - 1` and keeps its own state. Dropout: locked
+(one mask per text and feature, for every step) on the embedded sequence and between layers, a
+plain one on the summary.
 """
 
 from __future__ import annotations

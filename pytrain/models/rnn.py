@@ -9,8 +9,9 @@ replay two small operations per step plus one U-gradient product per step):
     dL/d(W x_t + b) = d_t,    dL/dU = sum_t h_{t-1}^T d_t.
 
 The input projections W x_t + b of all steps are one matrix product before the loop (autograd
-takes care of W, b and x); the loop is one `addmm` and one `tanh` per step forward, and one
-multiply-add and one product per step backward. dL/dU is one product over all steps.
+takes care of W, b and x); the loop is one in-place `addmm_` and one sigmoid per step forward
+(tanh through sigmoid, see `ElmanRecurrence`), and one `addmm_` and one multiply per step
+backward. dL/dU is one product over all steps.
 """
 
 from __future__ import annotations
