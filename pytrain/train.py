@@ -67,14 +67,13 @@ def predict_probs(
 ) -> Predictions:
     """Probabilities, true labels and mean BCE (unweighted; an ensemble's mean probability) of
     every text of `ds`, in its order. An ensemble gives each member's probabilities.
-    Batches of 32 texts of similar length (sorted by length: little padding); with `max_tokens`,
-    longest first in batches of that token budget (memory bounded whatever the lengths:
-    `predict`). Draws no random number (a DataLoader would draw its seed from torch's global
-    generator and shift the training's dropout masks)."""
+    Texts go longest first (little padding), 32 a batch, or with `max_tokens` in batches of that
+    token budget (memory bounded whatever the lengths: `predict`). Draws no random number (a
+    DataLoader would draw its seed from torch's global generator and shift the training's
+    dropout masks)."""
     model.eval()
-    if max_tokens is None:
-        order = np.argsort(ds.lengths(), kind="stable")
-        batches = [order[i : i + 32] for i in range(0, len(ds), 32)]
+    if max_tokens is None:  # no budget: 32 texts a batch, still sorted by length
+        batches = budget_batches(ds.lengths(), max_tokens=2**62, max_texts=32)
     else:
         batches = budget_batches(ds.lengths(), max_tokens)
     members = len(model.members) if isinstance(model, Ensemble) else 0

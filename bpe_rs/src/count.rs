@@ -30,6 +30,12 @@ fn pack(word: &str) -> Option<u128> {
     Some(u128::from_le_bytes(key))
 }
 
+fn add_short(total: &mut FxHashMap<u128, u64>, part: FxHashMap<u128, u64>) {
+    for (k, c) in part {
+        *total.entry(k).or_insert(0) += c;
+    }
+}
+
 impl<'t> Counts<&'t str> {
     #[inline]
     fn add(&mut self, word: &'t str) {
@@ -44,9 +50,7 @@ impl<'t> Counts<&'t str> {
         if self.short.len() < other.short.len() {
             std::mem::swap(&mut self.short, &mut other.short);
         }
-        for (k, c) in other.short {
-            *self.short.entry(k).or_insert(0) += c;
-        }
+        add_short(&mut self.short, other.short);
         if self.long.len() < other.long.len() {
             std::mem::swap(&mut self.long, &mut other.long);
         }
@@ -67,10 +71,7 @@ impl Counts<String> {
                 acc
             })
             .reduce(Counts::default, Counts::sum);
-        self.short.reserve(part.short.len());
-        for (k, c) in part.short {
-            *self.short.entry(k).or_insert(0) += c;
-        }
+        add_short(&mut self.short, part.short);
         for (w, c) in part.long {
             match self.long.get_mut(w) {
                 Some(n) => *n += c,
