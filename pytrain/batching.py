@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from pytrain.tokens import PAD_ID, UNK_ID
+from pytrain.tokens import PAD_ID, UNK_ID, TextTokenizer
 
 
 @dataclass
@@ -106,6 +106,22 @@ class BucketSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return self._count
+
+
+@dataclass
+class Resampler:
+    """BPE-dropout for the training batches: `resampler(rows, seed)` encodes those training texts
+    anew, each merge skipped with probability `dropout` (seeded: the same call, the same ids)."""
+
+    tokenizer: TextTokenizer
+    texts: list[str]  # the cleaned training texts
+    labels: np.ndarray  # their (texts, labels) multi-hot rows
+    dropout: float
+    max_len: int | None
+
+    def __call__(self, rows: np.ndarray, seed: int) -> EncodedDataset:
+        ids = self.tokenizer.encode_batch([self.texts[i] for i in rows], dropout=self.dropout, seed=seed)
+        return EncodedDataset(ids, self.labels[rows], self.max_len)
 
 
 def make_loader(

@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 
 from pytrain.config import FitConfig, add_fit_options, fit_config_from_args, parse_numbers
-from pytrain.results import Cell, CellRun, CellSummary, Stat
+from pytrain.results import Cell, CellRun, CellSummary, FitResult, Stat
 
 # (name, model kind, layers)
 MODELS = [("RNN", "rnn", 1), ("LSTM", "lstm", 1), ("LSTM x2", "lstm", 2), ("LSTM+attention", "attn", 1)]
@@ -44,24 +44,57 @@ def cell_config(base: FitConfig, cell: Cell, seed: int) -> FitConfig:
 
 
 def run_grid(base: FitConfig, cells: list[Cell], seeds: list[int]) -> list[CellRun]:
+    """Every cell with every seed. On CPU the runs go `base.jobs` at a time (default: one per
+    thread), each in a forked process of one thread, the costliest first; their fold models,
+    if any, then train in turn."""
     from tqdm.auto import tqdm
 
-    from pytrain.fit import prepare, run_model
+    from pytrain.fit import prepare
+    from pytrain.parallel import default_jobs, fork_map
+    from pytrain.train import pick_device
 
-    runs, prepared = [], {}
-    for cell, seed in tqdm([(c, s) for c in cells for s in seeds], desc="compare", unit="run"):
-        cfg = cell_config(base, cell, seed)
-        key = (cell.tokenizer, cell.vocab_size)  # cleaning and tokenizing do not depend on the model
-        if key not in prepared:
-            prepared[key] = prepare(cfg)
-        result = run_model(cfg, prepared[key]).result
-        runs.append(CellRun(cell, seed, result))
+    tasks = [(c, s) for c in cells for s in seeds]
+    prepared = {}
+    for cell, seed in tasks:  # cleaning and tokenizing do not depend on the model
+        if _key(cell) not in prepared:
+            prepared[_key(cell)] = prepare(cell_config(base, cell, seed))
+    jobs = 1 if pick_device(base.device).type != "cpu" else (base.jobs or default_jobs(len(tasks)))
+    order = sorted(range(len(tasks)), key=lambda i: -_cost(tasks[i][0]))
+    bar = tqdm(total=len(tasks), desc=f"compare, {min(jobs, len(tasks))} at a time", unit="run")
+
+    def done(i: int, result: FitResult) -> None:
+        cell, seed = tasks[order[i]]
         unseen = f", unseen {result.test_unseen.macro_f1:.4f}" if result.test_unseen else ""
+        bar.update()
         tqdm.write(
             f"{cell.model:<15} {cell.tokens:<9} seed {seed}: test macro F1 {result.test.macro_f1:.4f}{unseen} "
             f"({result.train_seconds:.0f}s)"
         )
-    return runs
+
+    with bar:
+        results = fork_map(_run_cell, [tasks[i] for i in order], jobs, (base, prepared, jobs), on_done=done)
+    by_task = dict(zip(order, results, strict=True))
+    return [CellRun(cell, seed, by_task[i]) for i, (cell, seed) in enumerate(tasks)]
+
+
+def _key(cell: Cell) -> tuple:
+    return cell.tokenizer, cell.vocab_size
+
+
+def _cost(cell: Cell) -> int:
+    """A rough rank of a cell's training time, to start the longest runs first."""
+    return {"rnn": 1, "lstm": 2, "attn": 4}[cell.kind] * cell.layers
+
+
+def _run_cell(shared: tuple, task: tuple[Cell, int], report) -> FitResult:
+    from pytrain.fit import run_model
+
+    base, prepared, jobs = shared
+    cell, seed = task
+    cfg = cell_config(base, cell, seed)
+    if jobs > 1:  # the runs already fill the cores: a run's folds train in turn
+        cfg = replace(cfg, jobs=1)
+    return run_model(cfg, prepared[_key(cell)]).result
 
 
 def _stat(values: list[float]) -> Stat:

@@ -48,6 +48,7 @@ class FitConfig:
     thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
     at_least_one: bool = True  # a text where no label reaches its threshold gets the nearest one
     folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
+    jobs: int | None = None  # fold models trained at once, one process each (CPU); default: one per thread
     stop_words: bool = True
     drop_numbers: bool = True
     min_df: int = 2
@@ -110,6 +111,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "pos_weight_cap": (1.0, 1e9, True),
     "max_len": (1, _BIG, True),
     "folds": (1, 1000, True),
+    "jobs": (1, 1024, True),
     "min_df": (1, _BIG, True),
     "max_df": (1e-12, 1.0, True),
     "test_size": (1e-12, 1.0, False),
@@ -118,7 +120,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "seed": (0, MAX_SEED, True),
     "limit": (1, _BIG, True),
 }
-OPTIONAL = {"min_count", "attn_dim", "max_len", "max_tokens", "limit"}
+OPTIONAL = {"min_count", "attn_dim", "max_len", "max_tokens", "limit", "jobs"}
 CHOICES: dict[str, tuple] = {
     "model": MODELS,
     "tokenizer": TOKENIZERS,
@@ -142,6 +144,7 @@ _INTEGER = {
     "patience",
     "max_len",
     "folds",
+    "jobs",
     "min_df",
     "split_seed",
     "seed",
@@ -251,6 +254,12 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
         default=d.folds,
         help="K > 1: train K models on K folds of the training part, tune thresholds on their out-of-fold "
         "predictions and average their probabilities; 1: one model with a validation part (--val-size)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help="fold models trained at once on CPU, each in its own process on one thread "
+        "(default: as many as torch's threads, at most --folds; on a GPU they train in turn)",
     )
     p.add_argument("--keep-stop-words", dest="stop_words", action="store_false")
     p.add_argument("--keep-numbers", dest="drop_numbers", action="store_false")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pytrain import metrics
-from pytrain.batching import EncodedDataset
+from pytrain.batching import EncodedDataset, Resampler
 from pytrain.cleaning import Cleaner, CleaningConfig
 from pytrain.config import FitConfig
 from pytrain.data import LabelSet, Split, find_data, read_tsv, split_indices
@@ -150,12 +150,7 @@ def run_model(cfg: FitConfig, prep: Prepared) -> ModelRun:
     start = time.perf_counter()
     resample = None
     if cfg.bpe_dropout > 0:
-
-        def resample(rows: np.ndarray, seed: int) -> EncodedDataset:
-            texts = [prep.train_texts[i] for i in rows]
-            ids = prep.tokenizer.encode_batch(texts, dropout=cfg.bpe_dropout, seed=seed)
-            return EncodedDataset(ids, prep.train.labels[rows], cfg.max_len)
-
+        resample = Resampler(prep.tokenizer, prep.train_texts, prep.train.labels, cfg.bpe_dropout, cfg.max_len)
     with PeakMemory(device) as memory:
         trained: Trained = train_members(mc, prep.train, prep.val, prep.vectors, cfg, device, resample)
     train_seconds = time.perf_counter() - start
@@ -176,7 +171,7 @@ def run_model(cfg: FitConfig, prep: Prepared) -> ModelRun:
         folds=cfg.folds,
         best_epochs=[max(f, key=lambda e: e.val_macro_f1).epoch for f in by_fold(trained.history)],
         train_seconds=train_seconds,
-        peak_memory_mb=memory.peak_mb,
+        peak_memory_mb=memory.peak_mb + trained.worker_peak_mb,
         device=str(device),
         parameters=parameters,
         parameters_with_embeddings=parameters + mc.vocab_size * mc.embed_dim,

@@ -11,7 +11,7 @@ import copy
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pytrain import metrics
-from pytrain.batching import EncodedDataset, budget_batches, collate, make_loader
+from pytrain.batching import EncodedDataset, Resampler, budget_batches, collate, make_loader
 from pytrain.config import FitConfig
 from pytrain.errors import ConfigError, UserError
 from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier
@@ -38,6 +38,7 @@ class Trained:
     model: nn.Module  # one model, or an Ensemble of the fold models
     history: list[EpochRecord]
     held_out: Predictions  # out-of-fold (or validation) predictions, for the thresholds
+    worker_peak_mb: float = 0.0  # fold workers' peak memory, the `jobs` largest added (0: none)
 
 
 def pick_device(name: str) -> torch.device:
@@ -104,9 +105,11 @@ def train_model(
     fold: int = 0,
     desc: str = "",
     resample: Callable[[int], EncodedDataset] | None = None,
+    report: Callable[[str, EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
     """Trains `model` in place and restores its best weights by `val` macro F1. Returns the history.
-    `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout)."""
+    `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout).
+    `report(desc, record)` is told of each epoch (by default, a line under the progress bar)."""
     train_loader = make_loader(train, cfg.batch_size, seed, cfg.bucket, cfg.max_tokens)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(train.labels, cfg.pos_weight_cap).to(device))
     # fused: one kernel per parameter; on CPU about 10x faster than the default loop for the
@@ -140,11 +143,10 @@ def train_model(
             fold, epoch, total / max(seen, 1), held.loss, val_scores.macro_f1, val_scores.micro_f1, seconds
         )
         history.append(record)
-        if cfg.progress:
-            tqdm.write(
-                f"{desc}epoch {epoch}: train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
-                f"val macro F1 {record.val_macro_f1:.4f}  ({seconds:.1f}s)"
-            )
+        if report is not None:
+            report(desc, record)
+        elif cfg.progress:
+            tqdm.write(_epoch_line(desc, record))
         if record.val_macro_f1 > best_f1:
             best_f1, best_state, stale = record.val_macro_f1, copy.deepcopy(model.state_dict()), 0
         else:
@@ -154,6 +156,13 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def _epoch_line(desc: str, r: EpochRecord) -> str:
+    return (
+        f"{desc}epoch {r.epoch}: train loss {r.train_loss:.4f}  val loss {r.val_loss:.4f}  "
+        f"val macro F1 {r.val_macro_f1:.4f}  ({r.seconds:.1f}s)"
+    )
 
 
 def new_model(mc: ModelConfig, vectors: torch.Tensor | None, device: torch.device) -> RecurrentClassifier:
@@ -171,27 +180,128 @@ def train_members(
     vectors: torch.Tensor | None,
     cfg: FitConfig,
     device: torch.device,
-    resample: Callable[[np.ndarray, int], EncodedDataset] | None = None,
+    resample: Resampler | None = None,
 ) -> Trained:
-    """One model with the validation part (folds=1), or K models on K folds of `train`.
-    `resample(rows, seed)`, when given, re-encodes those training rows each epoch (BPE-dropout)."""
+    """One model with the validation part (folds=1), or K models on K folds of `train`, `jobs`
+    of them at a time (see `fold_jobs`). Each fold model starts from its own seed, so it is the
+    same model whichever process trains it. `resample`, when given, re-encodes each epoch's
+    training texts (BPE-dropout)."""
     from sklearn.model_selection import KFold
 
     if cfg.folds == 1:
+        torch.manual_seed(cfg.seed)
         model = new_model(mc, vectors, device)
         every = np.arange(len(train))
         again = (lambda epoch: resample(every, 1000 * cfg.seed + epoch)) if resample else None
         history = train_model(model, train, val, cfg, device, cfg.seed, resample=again)
         return Trained(model, history, predict_probs(model, val, device))
-    members, history = [], []
-    held_out = np.zeros(train.labels.shape, dtype=np.float32)
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-    for k, (fit_idx, out_idx) in enumerate(kfold.split(np.arange(len(train)))):
-        fit_part, out_part = train.subset(fit_idx), train.subset(out_idx)
-        model = new_model(mc, vectors, device)
+    folds = [Fold(k, fit, out) for k, (fit, out) in enumerate(kfold.split(np.arange(len(train))))]
+    job = FoldJob(mc, train, vectors, cfg, device, resample)
+    jobs = fold_jobs(cfg, device)
+    peaks: list[float] = []
+    done = [job.run(fold) for fold in folds] if jobs == 1 else _run_parallel(job, folds, jobs, peaks)
+    held_out = np.zeros(train.labels.shape, dtype=np.float32)
+    for fold, member in zip(folds, done, strict=True):
+        held_out[fold.held_out] = member.held_out_probs
+    history = [record for member in done for record in member.history]
+    held = Predictions(held_out, train.labels, float("nan"))
+    return Trained(Ensemble([m.model for m in done]), history, held, sum(sorted(peaks)[-jobs:]))
+
+
+def fold_jobs(cfg: FitConfig, device: torch.device) -> int:
+    """How many fold models train at once: `cfg.jobs` if given; on CPU, by default, one per
+    thread torch may use (at most the folds), each in its own process on one thread. A recurrent
+    layer is a chain of small products that one thread keeps busy, so two models on one thread
+    each finish sooner than two in turn on two threads. On a GPU, one at a time."""
+    from pytrain.parallel import default_jobs
+
+    if device.type != "cpu":
+        return 1
+    if cfg.jobs is not None:
+        return min(cfg.jobs, cfg.folds)
+    return default_jobs(cfg.folds)
+
+
+@dataclass
+class Fold:
+    k: int
+    fitted: np.ndarray  # rows of the training part the model is fitted on
+    held_out: np.ndarray  # the rest: early stopping, and the out-of-fold predictions
+
+
+@dataclass
+class Member:
+    model: RecurrentClassifier
+    history: list[EpochRecord]
+    held_out_probs: np.ndarray  # (held-out texts, labels)
+
+
+@dataclass
+class FoldJob:
+    """What every fold model shares; `run(fold)` trains one (picklable: it may run in a worker)."""
+
+    mc: ModelConfig
+    train: EncodedDataset
+    vectors: torch.Tensor | None
+    cfg: FitConfig
+    device: torch.device
+    resample: Resampler | None
+
+    def run(self, fold: Fold, report: Callable[[str, EpochRecord], None] | None = None) -> Member:
+        cfg, k = self.cfg, fold.k
+        torch.manual_seed(cfg.seed + k)
+        fit_part, out_part = self.train.subset(fold.fitted), self.train.subset(fold.held_out)
+        model = new_model(self.mc, self.vectors, self.device)
+        again = None
+        if self.resample is not None:
+            resample, rows = self.resample, fold.fitted
+
+            def again(epoch: int) -> EncodedDataset:
+                return resample(rows, 1000 * (cfg.seed + k) + epoch)
+
         desc = f"fold {k + 1}/{cfg.folds} "
-        again = (lambda epoch, rows=fit_idx, k=k: resample(rows, 1000 * (cfg.seed + k) + epoch)) if resample else None
-        history += train_model(model, fit_part, out_part, cfg, device, cfg.seed + k, k, desc, again)
-        held_out[out_idx] = predict_probs(model, out_part, device).probs
-        members.append(model)
-    return Trained(Ensemble(members), history, Predictions(held_out, train.labels, float("nan")))
+        history = train_model(model, fit_part, out_part, cfg, self.device, cfg.seed + k, k, desc, again, report)
+        return Member(model, history, predict_probs(model, out_part, self.device).probs)
+
+
+def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int, peaks: list[float]) -> list[Member]:
+    """Trains the folds in `jobs` forked processes of one thread each (`parallel.fork_map`);
+    their epochs come back here, to the progress bar. Each fold's peak memory goes to `peaks`."""
+    from pytrain.parallel import fork_map
+
+    progress = job.cfg.progress
+    bar = tqdm(
+        total=len(folds) * job.cfg.epochs,
+        desc=f"{len(folds)} folds, {jobs} at a time",
+        unit="epoch",
+        disable=not progress,
+    )
+
+    def on_report(message: tuple[str, EpochRecord]) -> None:
+        bar.update()
+        if progress:
+            tqdm.write(_epoch_line(*message))
+
+    quiet = replace(job, cfg=replace(job.cfg, progress=False))
+    with bar:
+        results = fork_map(_train_in_worker, folds, jobs, quiet, on_report)
+    members = []
+    for state, history, probs, peak in results:
+        peaks.append(peak)
+        model = new_model(job.mc, None, job.device)
+        model.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+        members.append(Member(model, history, probs))
+    return members
+
+
+def _train_in_worker(
+    job: FoldJob, fold: Fold, report: Callable
+) -> tuple[dict[str, np.ndarray], list[EpochRecord], np.ndarray, float]:
+    from pytrain.measure import PeakMemory
+
+    with PeakMemory(job.device) as memory:
+        member = job.run(fold, report=lambda desc, record: report((desc, record)))
+    # numpy arrays travel by value; tensors would go through shared-memory handles
+    state = {name: value.cpu().numpy() for name, value in member.model.state_dict().items()}
+    return state, member.history, member.held_out_probs, memory.peak_mb

@@ -44,6 +44,7 @@ def one_line_error(capsys, message: str) -> None:
         ("--split-seed", "-1", "--split-seed -1: must be >= 0"),
         ("--seed", str(2**40), "--seed 1099511627776: must be >= 0 and <= 4,294,967,295"),
         ("--folds", "0", "--folds 0: must be >= 1"),
+        ("--jobs", "0", "--jobs 0: must be >= 1"),
         ("--max-df", "0", "--max-df 0.0: must be > 0"),
         ("--pos-weight-cap", "0.5", "--pos-weight-cap 0.5: must be >= 1"),
         ("--name", "a/b", "--name a/b: a run name is a plain folder name"),
@@ -56,7 +57,7 @@ def test_out_of_range_options_stop_before_any_data_is_read(option, value, messag
 
 def test_every_numeric_option_has_a_range():
     numeric = {f for f, v in vars(FitConfig()).items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    assert numeric | {"min_count", "attn_dim", "max_len", "max_tokens", "limit"} == set(RANGES)
+    assert numeric | {"min_count", "attn_dim", "max_len", "max_tokens", "limit", "jobs"} == set(RANGES)
     for field, (low, _high, _closed) in RANGES.items():
         with pytest.raises(ConfigError, match=field):
             FitConfig(**{field: low - 1}).validate()

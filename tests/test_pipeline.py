@@ -145,6 +145,24 @@ def test_compare_writes_the_report(tmp_path, corpus_tsv):
             assert cols[7] == f"{min(f1):.3f}"  # the lowest seed
 
 
+def test_compare_runs_at_once_give_the_results_of_runs_in_turn(tmp_path, corpus_tsv):
+    from pytrain.compare import grid, run_grid
+
+    base = small(tmp_path, corpus_tsv, limit=80, epochs=2, folds=1, max_len=16)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = {jobs: run_grid(replace(base, jobs=jobs), grid([100]), [0]) for jobs in (1, 2)}
+    finally:
+        torch.set_num_threads(threads)
+    assert [(r.cell, r.seed) for r in runs[1]] == [(r.cell, r.seed) for r in runs[2]]  # grid order
+    for one, two in zip(runs[1], runs[2], strict=True):
+        assert one.result.test == two.result.test
+        assert [replace(h, seconds=0) for h in one.result.history] == [
+            replace(h, seconds=0) for h in two.result.history
+        ]
+
+
 def test_nested_labels_every_training_text_once_with_models_that_never_saw_it(corpus_tsv, monkeypatch):
     from pytrain import fit as fit_module
     from pytrain.nested import nested_decisions
@@ -198,3 +216,27 @@ def test_bpe_dropout_re_encodes_the_training_texts_each_epoch(tmp_path, corpus_t
     assert [c[2] for c in dropped] == [1, 2, 3] and {c[1] for c in dropped} == {0.2}  # one draw per epoch
     assert all(n == r.sizes["train"] for n, _, _ in dropped)  # the training texts only, never val or test
     assert json.loads((tmp_path / "d" / "config.json").read_text())["bpe_dropout"] == 0.2
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"tokenizer": "bpe", "vocab_size": 150, "bpe_dropout": 0.2}], ids=["word", "bpe-dropout"]
+)
+def test_folds_trained_at_once_are_the_models_trained_in_turn(tmp_path, corpus_tsv, kw):
+    """Each fold model has its own seed, so forked workers (one thread each) give the models,
+    histories and scores that one process gives on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = {
+            jobs: fit(small(tmp_path, corpus_tsv, epochs=3, folds=3, jobs=jobs, name=f"j{jobs}", **kw))
+            for jobs in (1, 2)
+        }
+    finally:
+        torch.set_num_threads(threads)
+    one, two = (load_run(runs[j].run_dir).model for j in (1, 2))
+    for a, b in zip(one.state_dict().values(), two.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    histories = [[replace(h, seconds=0) for h in runs[j].result.history] for j in (1, 2)]
+    assert histories[0] == histories[1] and len(histories[0]) == 9
+    assert runs[1].result.test == runs[2].result.test
+    assert runs[2].result.peak_memory_mb > 0
