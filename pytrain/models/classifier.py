@@ -3,8 +3,9 @@ layer's outputs (their mean over the real tokens, or the output at the true last
 linear layer giving one logit per label.
 
 Layer `l` reads the output sequence of layer `l - 1` and keeps its own state. Dropout: locked
-(one mask per text and feature, for every step) on the embedded sequence and between layers, a
-plain one on the summary.
+(one mask per text and feature, for every step) on the embedded sequence, a plain one on the
+summary. None between layers: at the narrow widths of equal-parameter stacks (38 units for two
+LSTM layers) it slowed learning (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -55,9 +56,7 @@ class RecurrentClassifier(nn.Module):
     def encode(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, hidden) outputs of the last layer."""
         x = self.locked_dropout(self.embedding(tokens))
-        for n, layer in enumerate(self.layers):
-            if n > 0:
-                x = self.locked_dropout(x)
+        for layer in self.layers:
             x = layer(x, valid) if isinstance(layer, AttentionLSTMLayer) else layer(x)
         return x
 
