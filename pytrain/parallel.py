@@ -24,8 +24,15 @@ import torch
 _STATE: dict[str, Any] = {}
 
 
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()  # not on Windows
+
+
 def default_jobs(tasks: int) -> int:
-    """One worker per thread torch may use here, at most one per task."""
+    """One worker per thread torch may use here, at most one per task; 1 where processes
+    cannot fork."""
+    if not can_fork():
+        return 1
     return max(1, min(tasks, torch.get_num_threads()))
 
 
@@ -38,11 +45,11 @@ def fork_map(
     on_done: Callable[[int, Any], None] | None = None,
 ) -> list:
     """`[fn(shared, item, report) for item in items]`, `jobs` at a time in forked processes of
-    one thread each (in this process when `jobs` is 1). Messages passed to `report` go to
+    one thread each (in this process when `jobs` is 1 or processes cannot fork). Messages passed to `report` go to
     `on_report` here; `on_done(index, result)` is called as each item finishes. A worker's
     error is raised here, after the items already running have finished."""
     report = on_report or (lambda message: None)
-    if jobs <= 1 or len(items) <= 1:
+    if jobs <= 1 or len(items) <= 1 or not can_fork():
         results = []
         for i, item in enumerate(items):
             results.append(fn(shared, item, report))

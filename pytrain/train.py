@@ -210,10 +210,9 @@ def train_members(
 
 
 def fold_jobs(cfg: FitConfig, device: torch.device) -> int:
-    """How many fold models train at once: `cfg.jobs` if given; on CPU, by default, one per
-    thread torch may use (at most the folds), each in its own process on one thread. A recurrent
-    layer is a chain of small products that one thread keeps busy, so two models on one thread
-    each finish sooner than two in turn on two threads. On a GPU, one at a time."""
+    """How many fold models train at once on CPU, each in its own process of one thread
+    (`parallel.py` says why): `cfg.jobs` if given, else one per thread torch may use. On a GPU,
+    one at a time."""
     from pytrain.parallel import default_jobs
 
     if device.type != "cpu":
