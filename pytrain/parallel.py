@@ -47,7 +47,7 @@ def fork_map(
     """`[fn(shared, item, report) for item in items]`, `jobs` at a time in forked processes of
     one thread each (in this process when `jobs` is 1 or processes cannot fork). Messages passed to `report` go to
     `on_report` here; `on_done(index, result)` is called as each item finishes. A worker's
-    error is raised here, after the items already running have finished."""
+    error, or an interrupt, stops the other workers and is raised here."""
     report = on_report or (lambda message: None)
     if jobs <= 1 or len(items) <= 1 or not can_fork():
         results = []
@@ -77,7 +77,10 @@ def fork_map(
                         result = f.result()  # a worker's error surfaces here
                         if on_done:
                             on_done(index[f], result)
-            except BaseException:
+            except BaseException:  # an error or an interrupt: stop the other workers now
+                # (`_processes` is private; Python 3.14 has `terminate_workers()`)
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             drain()
