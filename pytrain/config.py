@@ -48,7 +48,7 @@ class FitConfig:
     thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
     at_least_one: bool = True  # a text where no label reaches its threshold gets the nearest one
     folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
-    jobs: int | None = None  # fold models trained at once, one process each (CPU); default: one per thread
+    jobs: int | None = None  # CPU: fold models (compare: runs) trained at once, a process each; default: one per thread
     stop_words: bool = True
     drop_numbers: bool = True
     min_df: int = 2
@@ -258,8 +258,8 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--jobs",
         type=int,
-        help="fold models trained at once on CPU, each in its own process on one thread "
-        "(default: as many as torch's threads, at most --folds; on a GPU they train in turn)",
+        help="models trained at once on CPU (fit: the fold models; compare: the runs), each in its own "
+        "process on one thread (default: as many as torch's threads; on a GPU one at a time)",
     )
     p.add_argument("--keep-stop-words", dest="stop_words", action="store_false")
     p.add_argument("--keep-numbers", dest="drop_numbers", action="store_false")
