@@ -4,7 +4,7 @@ A recurrent layer is a chain of small matrix products that one thread keeps busy
 thread shortens each product less than it costs. On this project's 2-core CPU one epoch of the
 defaults takes 2.3 s on two threads and 2.7 s on one thread while another model trains on the
 other core, so two models side by side finish in about 0.6 of the time of two in turn. `fit`'s
-fold models and `compare`'s cells use this; on a GPU they run in turn.
+fold models and `compare`'s runs use this; on a GPU they run in turn.
 
 Workers are forked, so they inherit the data (nothing is pickled but the item's index and the
 result), and run `fn(shared, item, report)`; `report(message)` reaches the parent, which keeps
@@ -45,9 +45,9 @@ def fork_map(
     on_done: Callable[[int, Any], None] | None = None,
 ) -> list:
     """`[fn(shared, item, report) for item in items]`, `jobs` at a time in forked processes of
-    one thread each (in this process when `jobs` is 1 or processes cannot fork). Messages passed to `report` go to
-    `on_report` here; `on_done(index, result)` is called as each item finishes. A worker's
-    error, or an interrupt, stops the other workers and is raised here."""
+    one thread each (in this process when `jobs` is 1 or processes cannot fork). Messages
+    passed to `report` go to `on_report` here; `on_done(index, result)` is called as each item
+    finishes. A worker's error, or an interrupt, stops the other workers and is raised here."""
     report = on_report or (lambda message: None)
     if jobs <= 1 or len(items) <= 1 or not can_fork():
         results = []
