@@ -51,7 +51,7 @@ def run_grid(base: FitConfig, cells: list[Cell], seeds: list[int]) -> list[CellR
     from tqdm.auto import tqdm
 
     from pytrain.fit import prepare
-    from pytrain.parallel import default_jobs, fork_map
+    from pytrain.parallel import fork_map, jobs_for
     from pytrain.train import pick_device
 
     tasks = [(c, s) for c in cells for s in seeds]
@@ -59,9 +59,9 @@ def run_grid(base: FitConfig, cells: list[Cell], seeds: list[int]) -> list[CellR
     for cell, seed in tasks:  # cleaning and tokenizing do not depend on the model
         if _key(cell) not in prepared:
             prepared[_key(cell)] = prepare(cell_config(base, cell, seed))
-    jobs = 1 if pick_device(base.device).type != "cpu" else (base.jobs or default_jobs(len(tasks)))
+    jobs = jobs_for(pick_device(base.device), base.jobs, len(tasks))
     order = sorted(range(len(tasks)), key=lambda i: -_cost(tasks[i][0]))
-    bar = tqdm(total=len(tasks), desc=f"compare, {min(jobs, len(tasks))} at a time", unit="run")
+    bar = tqdm(total=len(tasks), desc=f"compare, {jobs} at a time", unit="run")
 
     def done(i: int, result: FitResult) -> None:
         cell, seed = tasks[order[i]]

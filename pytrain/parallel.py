@@ -28,12 +28,13 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()  # not on Windows
 
 
-def default_jobs(tasks: int) -> int:
-    """One worker per thread torch may use here, at most one per task; 1 where processes
-    cannot fork."""
-    if not can_fork():
+def jobs_for(device: torch.device, requested: int | None, tasks: int) -> int:
+    """How many of `tasks` trainings run at once: `requested`, or by default one per thread
+    torch may use, never more than the tasks; one at a time on a GPU or where processes cannot
+    fork."""
+    if device.type != "cpu" or not can_fork():
         return 1
-    return max(1, min(tasks, torch.get_num_threads()))
+    return max(1, min(tasks, requested or torch.get_num_threads()))
 
 
 def fork_map(

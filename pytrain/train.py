@@ -23,6 +23,7 @@ from pytrain.batching import EncodedDataset, Resampler, budget_batches, collate,
 from pytrain.config import FitConfig
 from pytrain.errors import ConfigError, UserError
 from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier
+from pytrain.parallel import fork_map, jobs_for
 from pytrain.results import EpochRecord
 
 
@@ -183,7 +184,7 @@ def train_members(
     resample: Resampler | None = None,
 ) -> Trained:
     """One model with the validation part (folds=1), or K models on K folds of `train`, `jobs`
-    of them at a time (see `fold_jobs`). Each fold model starts from its own seed, so it is the
+    of them at a time (`parallel.jobs_for`). Each fold model starts from its own seed, so it is the
     same model whichever process trains it. `resample`, when given, re-encodes each epoch's
     training texts (BPE-dropout)."""
     from sklearn.model_selection import KFold
@@ -198,28 +199,14 @@ def train_members(
     kfold = KFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
     folds = [Fold(k, fit, out) for k, (fit, out) in enumerate(kfold.split(np.arange(len(train))))]
     job = FoldJob(mc, train, vectors, cfg, device, resample)
-    jobs = fold_jobs(cfg, device)
-    peaks: list[float] = []
-    done = [job.run(fold) for fold in folds] if jobs == 1 else _run_parallel(job, folds, jobs, peaks)
+    jobs = jobs_for(device, cfg.jobs, cfg.folds)
+    done, worker_peak_mb = ([job.run(fold) for fold in folds], 0.0) if jobs == 1 else _run_parallel(job, folds, jobs)
     held_out = np.zeros(train.labels.shape, dtype=np.float32)
     for fold, member in zip(folds, done, strict=True):
         held_out[fold.held_out] = member.held_out_probs
     history = [record for member in done for record in member.history]
     held = Predictions(held_out, train.labels, float("nan"))
-    return Trained(Ensemble([m.model for m in done]), history, held, sum(sorted(peaks)[-jobs:]))
-
-
-def fold_jobs(cfg: FitConfig, device: torch.device) -> int:
-    """How many fold models train at once on CPU, each in its own process of one thread
-    (`parallel.py` says why): `cfg.jobs` if given, else one per thread torch may use. On a GPU,
-    one at a time."""
-    from pytrain.parallel import default_jobs
-
-    if device.type != "cpu":
-        return 1
-    if cfg.jobs is not None:
-        return min(cfg.jobs, cfg.folds)
-    return default_jobs(cfg.folds)
+    return Trained(Ensemble([m.model for m in done]), history, held, worker_peak_mb)
 
 
 @dataclass
@@ -264,11 +251,10 @@ class FoldJob:
         return Member(model, history, predict_probs(model, out_part, self.device).probs)
 
 
-def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int, peaks: list[float]) -> list[Member]:
+def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int) -> tuple[list[Member], float]:
     """Trains the folds in `jobs` forked processes of one thread each (`parallel.fork_map`);
-    their epochs come back here, to the progress bar. Each fold's peak memory goes to `peaks`."""
-    from pytrain.parallel import fork_map
-
+    their epochs come back here, to the progress bar. Returns the members and the workers' peak
+    memory (the `jobs` largest fold peaks added: those that can overlap)."""
     progress = job.cfg.progress
     bar = tqdm(
         total=len(folds) * job.cfg.epochs,
@@ -286,12 +272,11 @@ def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int, peaks: list[float]
     with bar:
         results = fork_map(_train_in_worker, folds, jobs, quiet, on_report)
     members = []
-    for state, history, probs, peak in results:
-        peaks.append(peak)
+    for state, history, probs, _ in results:
         model = new_model(job.mc, None, job.device)
         model.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
         members.append(Member(model, history, probs))
-    return members
+    return members, sum(sorted(peak for *_, peak in results)[-jobs:])
 
 
 def _train_in_worker(
