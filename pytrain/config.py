@@ -253,7 +253,8 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=d.folds,
         help="K > 1: train K models on K folds of the training part, tune thresholds on their out-of-fold "
-        "predictions and average their probabilities; 1: one model with a validation part (--val-size)",
+        "predictions, and choose a label where more than half of them choose it; 1: one model with a "
+        "validation part (--val-size)",
     )
     p.add_argument(
         "--jobs",
