@@ -268,9 +268,12 @@ def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int) -> tuple[list[Memb
         if progress:
             tqdm.write(_epoch_line(*message))
 
+    def on_done(i: int, result: tuple) -> None:
+        bar.update(job.cfg.epochs - len(result[1]))  # the epochs an early stop skipped
+
     quiet = replace(job, cfg=replace(job.cfg, progress=False))
     with bar:
-        results = fork_map(_train_in_worker, folds, jobs, quiet, on_report)
+        results = fork_map(_train_in_worker, folds, jobs, quiet, on_report, on_done)
     members = []
     for state, history, probs, _ in results:
         model = new_model(job.mc, None, job.device)

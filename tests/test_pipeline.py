@@ -240,3 +240,9 @@ def test_folds_trained_at_once_are_the_models_trained_in_turn(tmp_path, corpus_t
     assert histories[0] == histories[1] and len(histories[0]) == 9
     assert runs[1].result.test == runs[2].result.test
     assert runs[2].result.peak_memory_mb > 0
+
+
+def test_the_fold_bar_ends_full_when_folds_stop_early(tmp_path, corpus_tsv, capsys):
+    run = fit(small(tmp_path, corpus_tsv, epochs=8, patience=1, folds=3, jobs=2, progress=True, name="bar"))
+    assert len(run.result.history) < 24  # some fold stopped early
+    assert "3 folds, 2 at a time: 100%" in capsys.readouterr().err
