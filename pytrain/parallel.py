@@ -2,8 +2,8 @@
 
 A recurrent layer is a chain of small matrix products that one thread keeps busy; a second
 thread shortens each product less than it costs. On this project's 2-core CPU one epoch of the
-defaults takes 2.3 s on two threads and 2.7 s on one thread while another model trains on the
-other core, so two models side by side finish in about 0.6 of the time of two in turn. `fit`'s
+defaults takes 2.3 s on two threads and 2.1–2.8 s on one thread while another model trains on the
+other core, so two models side by side finish in about two thirds of the time of two in turn. `fit`'s
 fold models and `compare`'s runs use this; on a GPU they run in turn.
 
 Workers are forked, so they inherit the data (nothing is pickled but the item's index and the

@@ -269,7 +269,8 @@ def _run_parallel(job: FoldJob, folds: list[Fold], jobs: int) -> tuple[list[Memb
             tqdm.write(_epoch_line(*message))
 
     def on_done(i: int, result: tuple) -> None:
-        bar.update(job.cfg.epochs - len(result[1]))  # the epochs an early stop skipped
+        _, history, _, _ = result  # as _train_in_worker returns it
+        bar.update(job.cfg.epochs - len(history))  # the epochs an early stop skipped
 
     quiet = replace(job, cfg=replace(job.cfg, progress=False))
     with bar:
