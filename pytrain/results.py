@@ -28,6 +28,7 @@ class EpochRecord:
     val_macro_f1: float
     val_micro_f1: float
     seconds: float
+    skipped_steps: int = 0  # steps skipped because the gradient was not finite
 
 
 @dataclass

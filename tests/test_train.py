@@ -1,0 +1,47 @@
+"""The training loop: a step whose gradient overflowed is skipped; an epoch of them is a divergence."""
+
+import numpy as np
+import pytest
+import torch
+
+from pytrain.batching import EncodedDataset
+from pytrain.config import FitConfig
+from pytrain.errors import UserError
+from pytrain.models import ModelConfig, RecurrentClassifier
+from pytrain.train import train_model
+
+
+def tiny_data(n: int = 120, seed: int = 0) -> EncodedDataset:
+    rng = np.random.default_rng(seed)
+    ids = [rng.integers(2, 20, size=rng.integers(3, 9)) for _ in range(n)]
+    labels = (rng.random((n, 3)) < 0.4).astype(np.float32)
+    return EncodedDataset(ids, labels)
+
+
+def overflowing_model(steps: set[int]) -> RecurrentClassifier:
+    """A model whose recurrent weights get an infinite gradient at the given (0-based) steps."""
+    torch.manual_seed(0)
+    model = RecurrentClassifier(ModelConfig("rnn", 20, 3, embed_dim=4, hidden=5))
+    calls = iter(range(10**6))
+    model.layers[0].U.register_hook(lambda g: g * float("inf") if next(calls) in steps else g)
+    return model
+
+
+def config(**kw) -> FitConfig:
+    return FitConfig(data="unused.tsv", batch_size=8, epochs=2, progress=False, **kw)
+
+
+def test_a_step_whose_gradient_overflowed_is_skipped_and_the_weights_stay_finite():
+    data = tiny_data()
+    model = overflowing_model({0})
+    history = train_model(model, data, data, config(), torch.device("cpu"), seed=0)
+    assert [r.skipped_steps for r in history] == [1, 0]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(np.isfinite(r.train_loss) for r in history)
+
+
+def test_an_epoch_of_overflowing_gradients_is_a_divergence():
+    data = tiny_data()
+    model = overflowing_model(set(range(10**6)))
+    with pytest.raises(UserError, match=r"diverged in epoch 1 \(gradient not finite in 15 of 15 steps"):
+        train_model(model, data, data, config(), torch.device("cpu"), seed=0)
