@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pytrain.metrics import scores
-from pytrain.models import ModelConfig, RecurrentClassifier, count_parameters, match_hidden
+from pytrain.models import ModelConfig, RecurrentClassifier, count_parameters, match_hidden, rnn
 from pytrain.models.lstm import LSTMLayer
 from pytrain.models.rnn import RNNLayer
 
@@ -38,21 +38,24 @@ def copy_lstm(ref: nn.LSTM) -> LSTMLayer:
     return ours
 
 
-def compare_with_reference(ours, ref, grads, device):
+def compare_with_reference(ours, ref, grads, device, scale=1.0):
     ours, ref = ours.to(device), ref.to(device)
     x = torch.randn(B, T, E, device=device)
     x_ours, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out_ours, (out_ref, *_) = ours(x_ours), ref(x_ref)
     assert (out_ours - out_ref).abs().max() < 1e-5
-    w = torch.randn_like(out_ref)
+    w = torch.randn_like(out_ref) * scale
     (out_ours * w).sum().backward()
     (out_ref * w).sum().backward()
-    assert (x_ours.grad - x_ref.grad).abs().max() < 1e-5
+    assert (x_ours.grad - x_ref.grad).abs().max() < 1e-5 * scale
     for mine, theirs in grads():
-        assert (mine - theirs).abs().max() < 1e-5
+        assert (mine - theirs).abs().max() < 1e-5 * scale
 
 
-def test_rnn_matches_torch_rnn(device):
+@pytest.mark.parametrize("scale, limit", [(1.0, float("inf")), (0.01, rnn.CARRY_LIMIT)])
+def test_rnn_matches_torch_rnn(scale, limit, device, monkeypatch):
+    """Exact with the derivative clamp lifted, and with it at gradients of a loss's usual size."""
+    monkeypatch.setattr(rnn, "CARRY_LIMIT", limit)
     torch.manual_seed(0)
     ref = nn.RNN(E, H, batch_first=True)
     ours = copy_rnn(ref)
@@ -65,7 +68,26 @@ def test_rnn_matches_torch_rnn(device):
             (ours.b.grad, ref.bias_ih_l0.grad),
         ],
         device,
+        scale,
     )
+
+
+def test_rnn_derivatives_stay_finite_where_backpropagation_through_time_explodes(device):
+    """h_t = tanh(2 h_{t-1}) = 0 at every step, so tanh' = 1 and each step back doubles d:
+    2^300 overflows float32 (torch.nn.RNN's gradient is infinite here). The clamp bounds it."""
+    layer = RNNLayer(E, H).to(device)
+    with torch.no_grad():
+        layer.W.zero_(), layer.b.zero_(), layer.U.copy_(2 * torch.eye(H))
+    ref = nn.RNN(E, H, batch_first=True, bias=False).to(device)
+    with torch.no_grad():
+        ref.weight_ih_l0.zero_(), ref.weight_hh_l0.copy_(2 * torch.eye(H))
+    x = torch.zeros(1, 300, E, device=device)
+    ref(x)[0].sum().backward()
+    assert not torch.isfinite(ref.weight_hh_l0.grad).all()
+    layer(x).sum().backward()
+    for p in (layer.W, layer.U, layer.b):
+        assert torch.isfinite(p.grad).all()
+    assert layer.b.grad.abs().max() <= 300 * rnn.CARRY_LIMIT
 
 
 def test_lstm_matches_torch_lstm(device):
