@@ -145,8 +145,8 @@ def train_model(
             bar.set_postfix(loss=f"{total / seen:.4f}")
         if skipped > MAX_SKIPPED * steps:
             raise UserError(
-                f"training diverged in epoch {epoch} (gradient not finite in {skipped} of {steps} steps, "
-                f"loss {total / max(seen, 1):.4g}): lower the learning rate"
+                f"training diverged in epoch {epoch} (gradient not finite in {skipped} of {steps} steps): "
+                "lower the learning rate"
             )
         seconds = time.perf_counter() - start
         held = predict_probs(model, val, device)

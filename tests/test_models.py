@@ -76,11 +76,12 @@ def test_rnn_derivatives_stay_finite_where_backpropagation_through_time_explodes
     """h_t = tanh(2 h_{t-1}) = 0 at every step, so tanh' = 1 and each step back doubles d:
     2^300 overflows float32 (torch.nn.RNN's gradient is infinite here). The clamp bounds it."""
     layer = RNNLayer(E, H).to(device)
-    with torch.no_grad():
-        layer.W.zero_(), layer.b.zero_(), layer.U.copy_(2 * torch.eye(H))
     ref = nn.RNN(E, H, batch_first=True, bias=False).to(device)
     with torch.no_grad():
-        ref.weight_ih_l0.zero_(), ref.weight_hh_l0.copy_(2 * torch.eye(H))
+        for w in (layer.W, layer.b, ref.weight_ih_l0):
+            w.zero_()
+        for u in (layer.U, ref.weight_hh_l0):
+            u.copy_(2 * torch.eye(H))
     x = torch.zeros(1, 300, E, device=device)
     ref(x)[0].sum().backward()
     assert not torch.isfinite(ref.weight_hh_l0.grad).all()
