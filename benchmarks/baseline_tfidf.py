@@ -2,19 +2,26 @@
 regression on the same split, cleaning and K-fold scheme as `pytrain fit`.
 
     python benchmarks/baseline_tfidf.py [--data FILE] [--folds 5] [--seeds 0,1,2] [--C 10] [--nested 4]
+                                        [--features words|words+chars]
 
 For each seed: K models on K folds of the training part (the course split's 304 non-test texts),
 thresholds tuned on the out-of-fold probabilities, the test part scored with the mean
 probability of the K models, with fit's decision rule (at least one label per text). Prints test
 macro F1 per threshold mode, and "predict every label"; `--nested 4` also the nested
 cross-validation score of `python -m pytrain nested`, for comparison on the same footing.
+
+Features: `words` (the default), TF-IDF of the cleaned words; `words+chars`, the strongest linear
+model measured here: TF-IDF of word 1-2-grams (in >= 2 texts) beside TF-IDF of character 2-5-grams
+within words (in >= 2 texts, the 300,000 most frequent), about 5 times slower.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
@@ -22,18 +29,36 @@ from sklearn.model_selection import KFold
 from pytrain import metrics
 from pytrain.cleaning import Cleaner, CleaningConfig
 from pytrain.data import LabelSet, find_data, read_tsv, split_indices
+from pytrain.errors import UserError
+
+FEATURES = ("words", "words+chars")
 
 
-def fold_ensemble(texts: np.ndarray, y: np.ndarray, test: np.ndarray, folds: int, seed: int, c: float):
+def vectorizers(features: str) -> list[TfidfVectorizer]:
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}, not {features!r}")
+    if features == "words":
+        return [TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True)]
+    return [
+        TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True, ngram_range=(1, 2), min_df=2),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000),
+    ]
+
+
+def fold_ensemble(
+    texts: np.ndarray, y: np.ndarray, test: np.ndarray, folds: int, seed: int, c: float, features: str = "words"
+):
     """(out-of-fold probabilities of the training texts, mean test probabilities)."""
     held_out, test_probs = np.zeros(y.shape), np.zeros((len(test), y.shape[1]))
     for fit_idx, out_idx in KFold(folds, shuffle=True, random_state=seed).split(texts):
-        vec = TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True)
-        x = vec.fit_transform(texts[fit_idx])
+        vecs = vectorizers(features)
+        x = hstack([v.fit_transform(texts[fit_idx]) for v in vecs]).tocsr()
+        x_out = hstack([v.transform(texts[out_idx]) for v in vecs]).tocsr()
+        x_test = hstack([v.transform(test) for v in vecs]).tocsr()
         for j in np.flatnonzero(y[fit_idx].sum(0) > 0):  # a label with no positive here stays at 0
             lr = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y[fit_idx, j])
-            held_out[out_idx, j] = lr.predict_proba(vec.transform(texts[out_idx]))[:, 1]
-            test_probs[:, j] += lr.predict_proba(vec.transform(test))[:, 1] / folds
+            held_out[out_idx, j] = lr.predict_proba(x_out)[:, 1]
+            test_probs[:, j] += lr.predict_proba(x_test)[:, 1] / folds
     return held_out, test_probs
 
 
@@ -41,7 +66,9 @@ def decisions(corpus, y: np.ndarray, fit_idx: np.ndarray, eval_idx: np.ndarray, 
     """{threshold mode: decisions on `eval_idx`}, everything learned from `fit_idx` alone, as `fit` does."""
     cleaner = Cleaner(CleaningConfig()).fit([corpus.texts[i] for i in fit_idx])
     texts = np.array(cleaner.transform_all(corpus.texts), dtype=object)
-    held_out, probs = fold_ensemble(texts[fit_idx], y[fit_idx], texts[eval_idx], args.folds, seed, args.C)
+    held_out, probs = fold_ensemble(
+        texts[fit_idx], y[fit_idx], texts[eval_idx], args.folds, seed, args.C, args.features
+    )
     out = {}
     for mode in metrics.THRESHOLD_MODES:
         th = metrics.tune_thresholds(y[fit_idx], held_out, mode)
@@ -64,6 +91,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--C", type=float, default=10.0, help="inverse L2 strength of the logistic regressions")
+    ap.add_argument("--features", choices=FEATURES, default="words", help="see above")
     ap.add_argument("--no-at-least-one", dest="at_least_one", action="store_false", help="as fit's option")
     ap.add_argument(
         "--nested",
@@ -72,8 +100,23 @@ def main() -> None:
         help="also score nested cross-validation over the training part with OUTER folds (as pytrain nested)",
     )
     args = ap.parse_args()
-
-    corpus = read_tsv(find_data(args.data))
+    if args.folds < 2:
+        ap.error(f"--folds {args.folds}: must be at least 2")
+    if not args.C > 0 or not np.isfinite(args.C):
+        ap.error(f"--C {args.C}: must be a positive number")
+    if args.nested is not None and args.nested < 2:
+        ap.error(f"--nested {args.nested}: must be at least 2")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: must be integers joined by commas")
+    if any(not 0 <= s < 2**32 for s in seeds):
+        ap.error(f"--seeds {args.seeds!r}: each seed must be in [0, 2**32)")
+    try:
+        corpus = read_tsv(find_data(args.data))
+    except UserError as e:
+        print(f"baseline_tfidf.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
     labels = LabelSet.from_data(corpus.labels)
     y, _ = labels.encode(corpus.labels)
     split = split_indices(len(corpus.texts))
@@ -91,7 +134,6 @@ def main() -> None:
         parts.append(
             (f"nested ({args.nested} outer folds)", lambda seed: nested(corpus, y, train, args, seed), y[train])
         )
-    seeds = [int(s) for s in args.seeds.split(",")]
     for part, run, truth in parts:
         scopes = {part: slice(None)}
         if part == "test":
@@ -103,7 +145,8 @@ def main() -> None:
                     results[scope, mode].append(metrics.scores(truth[rows], d[rows]).macro_f1)
         for scope in scopes:
             print(
-                f"TF-IDF + logistic regression (C={args.C}), {args.folds}-fold ensemble, {scope}, macro F1 over seeds:"
+                f"TF-IDF ({args.features}) + logistic regression (C={args.C}), {args.folds}-fold ensemble, {scope}, "
+                "macro F1 over seeds:"
             )
             for mode in metrics.THRESHOLD_MODES:
                 values = results[scope, mode]
