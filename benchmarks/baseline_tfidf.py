@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 import numpy as np
 from scipy.sparse import hstack
@@ -85,8 +86,15 @@ def nested(corpus, y: np.ndarray, train: np.ndarray, args, seed: int) -> dict:
     return pooled
 
 
+def fail(message: str) -> NoReturn:
+    """Bad input: one line, status 2, before any work."""
+    print(f"baseline_tfidf.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.error = fail  # argparse's own errors (an unknown option, a bad choice) as one line too
     ap.add_argument("--data")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seeds", default="0,1,2")
@@ -101,22 +109,21 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.folds < 2:
-        ap.error(f"--folds {args.folds}: must be at least 2")
+        fail(f"--folds {args.folds}: must be at least 2")
     if not args.C > 0 or not np.isfinite(args.C):
-        ap.error(f"--C {args.C}: must be a positive number")
+        fail(f"--C {args.C}: must be a positive number")
     if args.nested is not None and args.nested < 2:
-        ap.error(f"--nested {args.nested}: must be at least 2")
+        fail(f"--nested {args.nested}: must be at least 2")
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
-        ap.error(f"--seeds {args.seeds!r}: must be integers joined by commas")
+        fail(f"--seeds {args.seeds!r}: must be integers joined by commas")
     if any(not 0 <= s < 2**32 for s in seeds):
-        ap.error(f"--seeds {args.seeds!r}: each seed must be in [0, 2**32)")
+        fail(f"--seeds {args.seeds!r}: each seed must be in [0, 2**32)")
     try:
         corpus = read_tsv(find_data(args.data))
     except UserError as e:
-        print(f"baseline_tfidf.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+        fail(str(e))
     labels = LabelSet.from_data(corpus.labels)
     y, _ = labels.encode(corpus.labels)
     split = split_indices(len(corpus.texts))
