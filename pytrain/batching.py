@@ -1,6 +1,7 @@
 """Batches: a dataset of encoded texts, a `collate_fn` that pads each batch to its own
-longest sequence, a sampler that groups texts of similar length (less padding), and batches
-cut by a token budget for inference (memory bounded whatever the texts' lengths)."""
+longest sequence, a sampler that groups texts of similar length (less padding), random windows
+of the training texts, and batches cut by a token budget for inference (memory bounded whatever
+the texts' lengths)."""
 
 from __future__ import annotations
 
@@ -122,6 +123,14 @@ class Resampler:
     def __call__(self, rows: np.ndarray, seed: int) -> EncodedDataset:
         ids = self.tokenizer.encode_batch([self.texts[i] for i in rows], dropout=self.dropout, seed=seed)
         return EncodedDataset(ids, self.labels[rows], self.max_len)
+
+
+def random_windows(ds: EncodedDataset, width: int, seed: int | list[int]) -> EncodedDataset:
+    """The same texts, each longer than `width` tokens replaced by `width` consecutive tokens of
+    it starting at a random place (seeded: the same call, the same windows)."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, np.maximum(ds.lengths() - width, 0) + 1)
+    return EncodedDataset([s[a : a + width] for s, a in zip(ds.ids, starts, strict=True)], ds.labels)
 
 
 def make_loader(

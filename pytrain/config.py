@@ -36,7 +36,7 @@ class FitConfig:
     match_params: str | None = None  # "rnn": hidden chosen so parameters ~ a 1-layer RNN's at rnn_hidden
     rnn_hidden: int = 128
     dropout: float = 0.3
-    epochs: int = 50
+    epochs: int = 100
     batch_size: int = 32
     max_tokens: int | None = None  # training batches: at most this many padded tokens (texts x longest)
     lr: float = 1e-2
@@ -45,6 +45,7 @@ class FitConfig:
     patience: int = 20  # held-out F1 on a few dozen texts is noisy: stop late, keep the best
     pos_weight_cap: float = 30.0
     max_len: int | None = None
+    crop: int = 128  # training only: a random window of this many tokens of each text, new each epoch (0: whole texts)
     thresholds: str = "global"  # fixed | global | per-label, tuned on held-out predictions
     at_least_one: bool = True  # a text where no label reaches its threshold gets the nearest one
     folds: int = 5  # K > 1: an ensemble of K models over K folds of the training part; 1: one model
@@ -110,6 +111,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "patience": (1, 1_000_000, True),
     "pos_weight_cap": (1.0, 1e9, True),
     "max_len": (1, _BIG, True),
+    "crop": (0, _BIG, True),
     "folds": (1, 1000, True),
     "jobs": (1, 1024, True),
     "min_df": (1, _BIG, True),
@@ -143,6 +145,7 @@ _INTEGER = {
     "max_tokens",
     "patience",
     "max_len",
+    "crop",
     "folds",
     "jobs",
     "min_df",
@@ -236,6 +239,13 @@ def add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping patience (epochs)")
     p.add_argument("--pos-weight-cap", type=float, default=d.pos_weight_cap)
     p.add_argument("--max-len", type=int, help="truncate texts to this many tokens (off by default)")
+    p.add_argument(
+        "--crop",
+        type=int,
+        default=d.crop,
+        help="train on a random window of this many tokens of each text, drawn anew each epoch; held-out "
+        "and test texts are read whole (0: train on whole texts)",
+    )
     p.add_argument(
         "--thresholds",
         choices=THRESHOLDS,

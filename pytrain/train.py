@@ -20,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pytrain import metrics
-from pytrain.batching import EncodedDataset, Resampler, budget_batches, collate, make_loader
+from pytrain.batching import EncodedDataset, Resampler, budget_batches, collate, make_loader, random_windows
 from pytrain.config import FitConfig
 from pytrain.errors import ConfigError, UserError
 from pytrain.models import Ensemble, ModelConfig, RecurrentClassifier
@@ -113,9 +113,12 @@ def train_model(
     report: Callable[[str, EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
     """Trains `model` in place and restores its best weights by `val` macro F1. Returns the history.
-    `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout).
+    `resample(epoch)`, when given, makes each epoch's training texts anew (BPE-dropout); with
+    `cfg.crop`, each epoch trains on a new random window of each text (`val` is read whole).
     `report(desc, record)` is told of each epoch (by default, a line under the progress bar)."""
-    train_loader = make_loader(train, cfg.batch_size, seed, cfg.bucket, cfg.max_tokens)
+    new_texts_each_epoch = resample is not None or cfg.crop > 0
+    if not new_texts_each_epoch:
+        train_loader = make_loader(train, cfg.batch_size, seed, cfg.bucket, cfg.max_tokens)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight(train.labels, cfg.pos_weight_cap).to(device))
     # fused: one kernel per parameter; on CPU about 10x faster than the default loop for the
     # embedding table, which is updated densely each step.
@@ -123,8 +126,11 @@ def train_model(
     history: list[EpochRecord] = []
     best_f1, best_state, stale = -1.0, None, 0
     for epoch in range(1, cfg.epochs + 1):
-        if resample is not None:
-            train_loader = make_loader(resample(epoch), cfg.batch_size, seed + epoch, cfg.bucket, cfg.max_tokens)
+        if new_texts_each_epoch:
+            texts = resample(epoch) if resample is not None else train
+            if cfg.crop:
+                texts = random_windows(texts, cfg.crop, [seed, epoch])
+            train_loader = make_loader(texts, cfg.batch_size, seed + epoch, cfg.bucket, cfg.max_tokens)
         model.train()
         start, total, seen, steps, skipped = time.perf_counter(), 0.0, 0, 0, 0
         bar = tqdm(train_loader, desc=f"{desc}epoch {epoch}/{cfg.epochs}", leave=False, disable=not cfg.progress)

@@ -44,6 +44,7 @@ def one_line_error(capsys, message: str) -> None:
         ("--split-seed", "-1", "--split-seed -1: must be >= 0"),
         ("--seed", str(2**40), "--seed 1099511627776: must be >= 0 and <= 4,294,967,295"),
         ("--folds", "0", "--folds 0: must be >= 1"),
+        ("--crop", "-1", "--crop -1: must be >= 0"),
         ("--jobs", "0", "--jobs 0: must be >= 1"),
         ("--max-df", "0", "--max-df 0.0: must be > 0"),
         ("--pos-weight-cap", "0.5", "--pos-weight-cap 0.5: must be >= 1"),

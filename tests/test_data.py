@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pytrain.batching import BucketSampler, EncodedDataset, budget_batches, collate
+from pytrain.batching import BucketSampler, EncodedDataset, budget_batches, collate, random_windows
 from pytrain.cleaning import Cleaner, CleaningConfig
 from pytrain.data import LabelSet, convert_csv, find_data, read_tsv, split_indices
 from pytrain.errors import UserError
@@ -168,6 +168,19 @@ def test_collate_pads_to_the_longest_in_the_batch():
     assert batch.tokens.tolist() == [[5, 6], [8, 0], [1, 0]]  # truncated, padded, empty -> <unk>
     assert batch.lengths.tolist() == [2, 1, 1]
     assert batch.labels.dtype == torch.float32 and batch.labels.shape == (3, 2)
+
+
+def test_random_windows_are_seeded_runs_of_consecutive_tokens():
+    texts = [np.arange(100, 100 + n) for n in (3, 8, 9, 50, 1)]
+    ds = EncodedDataset(texts, np.eye(5, 2))
+    windows = random_windows(ds, 8, seed=[1, 2])
+    assert [len(w) for w in windows.ids] == [3, 8, 8, 8, 1]  # shorter texts stay whole
+    for text, w in zip(texts, windows.ids, strict=True):
+        assert (np.diff(w) == 1).all() and w[0] in text and w[-1] in text
+    assert (windows.labels == ds.labels).all()
+    assert all((a == b).all() for a, b in zip(windows.ids, random_windows(ds, 8, seed=[1, 2]).ids, strict=True))
+    starts = {int(random_windows(ds, 8, seed=[1, e]).ids[3][0]) for e in range(20)}
+    assert len(starts) > 5 and min(starts) >= 100 and max(starts) <= 142  # anywhere in the text
 
 
 def test_bucket_sampler_covers_everything_once_and_groups_lengths():

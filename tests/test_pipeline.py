@@ -126,7 +126,7 @@ def test_compare_writes_the_report(tmp_path, corpus_tsv):
     assert len(results["runs"]) == 4 * 2 * 2  # models x tokenizers x seeds
     config = results["config"]
     assert config["patience"] == 25 and config["epochs"] == 1  # --quick, but --epochs wins
-    assert config["folds"] == 1 and config["rnn_hidden"] == 128 and config["max_len"] == 16
+    assert config["folds"] == 1 and config["rnn_hidden"] == 128 and config["max_len"] == 16 and config["crop"] == 0
     params = {r["cell"]["model"]: r["result"]["parameters"] for r in results["runs"]}
     assert all(abs(p - params["RNN"]) / params["RNN"] < 0.1 for p in params.values())  # matched to the RNN
     assert "seeds 0, 1" in report and "max length 16" in report
