@@ -29,6 +29,7 @@ from sklearn.model_selection import KFold
 
 from pytrain import metrics
 from pytrain.cleaning import Cleaner, CleaningConfig
+from pytrain.config import MAX_SEED
 from pytrain.data import LabelSet, find_data, read_tsv, split_indices
 from pytrain.errors import UserError
 
@@ -118,7 +119,7 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
         fail(f"--seeds {args.seeds!r}: must be integers joined by commas")
-    if any(not 0 <= s < 2**32 for s in seeds):
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
         fail(f"--seeds {args.seeds!r}: each seed must be in [0, 2**32)")
     try:
         corpus = read_tsv(find_data(args.data))
